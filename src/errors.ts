@@ -1,0 +1,114 @@
+/**
+ * The one error type of Omnibus. Anything that should reach a client as an
+ * RFC 9457 problem (`application/problem+json`) is thrown as an `ApiError`.
+ */
+export type ErrorCode =
+  | 'bad_request'
+  | 'invalid_json'
+  | 'invalid_xml'
+  | 'unsupported_media_type'
+  | 'batch_too_large'
+  | 'body_too_large'
+  | 'nested_batch'
+  | 'invalid_path'
+  | 'duplicate_id'
+  | 'invalid_header'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'not_acceptable'
+  | 'precondition_failed'
+  | 'precondition_required'
+  | 'conflict'
+  | 'validation_failed'
+  | 'object_limit_exceeded'
+  | 'transaction_rolled_back'
+  | 'batch_halted'
+  | 'deadline_exceeded'
+  | 'service_unavailable'
+  | 'internal';
+
+const TITLES: Record<ErrorCode, string> = {
+  bad_request: 'Bad Request',
+  invalid_json: 'Invalid JSON',
+  invalid_xml: 'Invalid XML',
+  unsupported_media_type: 'Unsupported Media Type',
+  batch_too_large: 'Batch Too Large',
+  body_too_large: 'Body Too Large',
+  nested_batch: 'Nested Batch',
+  invalid_path: 'Invalid Path',
+  duplicate_id: 'Duplicate Id',
+  invalid_header: 'Invalid Header',
+  unauthorized: 'Unauthorized',
+  forbidden: 'Forbidden',
+  not_found: 'Not Found',
+  method_not_allowed: 'Method Not Allowed',
+  not_acceptable: 'Not Acceptable',
+  precondition_failed: 'Precondition Failed',
+  precondition_required: 'Precondition Required',
+  conflict: 'Conflict',
+  validation_failed: 'Validation Failed',
+  object_limit_exceeded: 'Object Limit Exceeded',
+  transaction_rolled_back: 'Transaction Rolled Back',
+  batch_halted: 'Batch Halted',
+  deadline_exceeded: 'Deadline Exceeded',
+  service_unavailable: 'Service Unavailable',
+  internal: 'Internal Server Error',
+};
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ErrorCode;
+  [extension: string]: unknown;
+}
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: ErrorCode;
+  /** Extra problem members, e.g. `position` for a malformed `$filter`. */
+  readonly extensions: Record<string, unknown>;
+
+  constructor(status: number, code: ErrorCode, detail: string, extensions: Record<string, unknown> = {}) {
+    super(detail);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.extensions = extensions;
+  }
+
+  toProblem(): Problem {
+    return problem(this.status, this.code, this.message, this.extensions);
+  }
+}
+
+export function problem(
+  status: number,
+  code: ErrorCode,
+  detail: string,
+  extensions: Record<string, unknown> = {},
+): Problem {
+  return {
+    type: `https://omnibus.dev/problems/${code.replace(/_/g, '-')}`,
+    title: TITLES[code],
+    status,
+    detail,
+    code,
+    ...extensions,
+  };
+}
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/** Turns anything thrown into a problem; unknown errors become a 500 that reveals nothing. */
+export function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  return new ApiError(500, 'internal', 'The server failed to complete the operation.');
+}
+
+export const badRequest = (detail: string, ext?: Record<string, unknown>) =>
+  new ApiError(400, 'bad_request', detail, ext);
+export const notFound = (detail: string) => new ApiError(404, 'not_found', detail);
