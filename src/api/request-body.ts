@@ -1,0 +1,44 @@
+import { ApiError } from '../errors.js';
+import { isPlainObject } from './merge-patch.js';
+import type { RequestBody } from './types.js';
+
+const JSON_TYPES = new Set(['application/json']);
+const PATCH_TYPES = new Set(['application/json', 'application/merge-patch+json']);
+
+function mediaType(contentType: string | undefined): string {
+  return (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+/**
+ * Reads a write's body as a JSON object: 415 for a content type the method
+ * does not take, 400 `invalid_json` for text that is not JSON, 400
+ * `bad_request` for JSON that is not an object.
+ */
+export function readJsonObject(body: RequestBody, method: string): Record<string, unknown> {
+  const accepted = method === 'PATCH' ? PATCH_TYPES : JSON_TYPES;
+  let value: unknown;
+  switch (body.kind) {
+    case 'none':
+      throw new ApiError(400, 'bad_request', `${method} needs a JSON object body.`);
+    case 'json':
+      value = body.value;
+      break;
+    case 'text': {
+      const type = mediaType(body.contentType);
+      if (!accepted.has(type)) {
+        throw new ApiError(
+          415,
+          'unsupported_media_type',
+          `${method} takes ${[...accepted].join(' or ')}, not ${type || 'a body without Content-Type'}.`,
+        );
+      }
+      try {
+        value = JSON.parse(body.text);
+      } catch (err) {
+        throw new ApiError(400, 'invalid_json', `The body is not valid JSON: ${(err as Error).message}`);
+      }
+    }
+  }
+  if (!isPlainObject(value)) throw new ApiError(400, 'bad_request', 'The body must be a JSON object.');
+  return value;
+}

@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import { Hono, type Context } from 'hono';
+import type { RequestBody } from '../api/types.js';
+import type { Principal } from '../auth/principal.js';
+import { ApiError, toApiError } from '../errors.js';
+import type { Services } from '../services.js';
+import { readBodyText } from './body.js';
+import { headerMap, problemWebResponse, rawTarget, requestToken, toWebResponse } from './web.js';
+
+export type OmnibusEnv = { Variables: { requestId: string; principal: Principal } };
+
+/** A batch endpoint a dialect serves; registered before the resource catch-all. */
+export interface HttpRoute {
+  method: 'POST' | 'GET';
+  path: string;
+  handler: (c: Context<OmnibusEnv>, services: Services) => Promise<Response>;
+}
+
+/**
+ * The HTTP adapter: Hono in front of the framework-free resource API. It
+ * authenticates, reads bodies within the size limit, and turns ApiResponses
+ * into Web Responses. No resource logic lives here.
+ */
+export function createHttpApp(services: Services, routes: HttpRoute[] = []): Hono<OmnibusEnv> {
+  const { logger, config } = services;
+  const app = new Hono<OmnibusEnv>();
+
+  app.onError((err, c) => {
+    const apiError = toApiError(err);
+    if (apiError.status >= 500) logger.error({ reqId: c.get('requestId'), err }, 'request failed');
+    return problemWebResponse(apiError);
+  });
+
+  app.use('*', async (c, next) => {
+    const requestId = sanitizeRequestId(c.req.header('x-request-id')) ?? randomUUID();
+    c.set('requestId', requestId);
+    const started = performance.now();
+    await next();
+    c.res.headers.set('x-request-id', requestId);
+    logger.info(
+      { reqId: requestId, method: c.req.method, path: c.req.path, status: c.res.status, ms: +(performance.now() - started).toFixed(2) },
+      'request',
+    );
+  });
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  app.use('*', async (c, next) => {
+    const { query } = rawTarget(c);
+    const principal = await services.auth.authenticate(requestToken(c.req.raw.headers, query));
+    if (!principal) throw new ApiError(401, 'unauthorized', 'A valid token is required (Authorization: Bearer <token> or ?token=).');
+    c.set('principal', principal);
+    await next();
+  });
+
+  for (const route of routes) {
+    const handler = (c: Context<OmnibusEnv>) => route.handler(c, services);
+    if (route.method === 'POST') app.post(route.path, handler);
+    else app.get(route.path, handler);
+  }
+
+  app.all('*', async (c) => {
+    const { path, query } = rawTarget(c);
+    const method = c.req.method.toUpperCase();
+    const res = await services.api({
+      method,
+      path,
+      query,
+      headers: headerMap(c.req.raw.headers),
+      body: await readRequestBody(c.req.raw, config.maxBatchBytes),
+      principal: c.get('principal'),
+    });
+    return toWebResponse(res, method === 'HEAD');
+  });
+
+  return app;
+}
+
+async function readRequestBody(req: Request, limit: number): Promise<RequestBody> {
+  if (req.method === 'GET' || req.method === 'HEAD') return { kind: 'none' };
+  const text = await readBodyText(req, limit);
+  const contentType = req.headers.get('content-type') ?? undefined;
+  if (text === '' && contentType === undefined) return { kind: 'none' };
+  return { kind: 'text', text, contentType };
+}
+
+function sanitizeRequestId(id: string | undefined): string | undefined {
+  return id && /^[A-Za-z0-9._:-]{1,128}$/.test(id) ? id : undefined;
+}
