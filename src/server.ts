@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { createToken } from './auth/authenticator.js';
 import type { Config } from './config.js';
-import { createHttpApp, type HttpRoute } from './http/app.js';
+import { createHttpApp } from './http/app.js';
 import { silentLogger, type Logger } from './log.js';
 import { createServices, type Services } from './services.js';
 import type { Store } from './store/types.js';
@@ -22,11 +22,6 @@ export interface StartOptions {
   onFirstToken?: (token: string) => void;
 }
 
-/** The batch endpoints of every dialect; filled in by the dialect registry. */
-export function batchRoutes(): HttpRoute[] {
-  return [];
-}
-
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? silentLogger;
   const services = await createServices(config, { store: options.store, logger });
@@ -34,7 +29,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const grant = await createToken(services.auth, 'default', ['admin']);
     options.onFirstToken(grant.token);
   }
-  const app = createHttpApp(services, batchRoutes());
+  const app = createHttpApp(services);
   const server = await listen(app.fetch, config.host, config.port);
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;

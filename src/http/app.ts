@@ -1,27 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import type { RequestBody } from '../api/types.js';
 import type { Principal } from '../auth/principal.js';
+import { batchPathsOf, DIALECTS, mediaTypeOf, type Dialect } from '../dialects/index.js';
 import { ApiError, toApiError } from '../errors.js';
 import type { Services } from '../services.js';
+import { handleBatchRequest, type BatchEnvironment } from './batch-handler.js';
 import { readBodyText } from './body.js';
 import { headerMap, problemWebResponse, rawTarget, requestToken, toWebResponse } from './web.js';
 
 export type OmnibusEnv = { Variables: { requestId: string; principal: Principal } };
-
-/** A batch endpoint a dialect serves; registered before the resource catch-all. */
-export interface HttpRoute {
-  method: 'POST' | 'GET';
-  path: string;
-  handler: (c: Context<OmnibusEnv>, services: Services) => Promise<Response>;
-}
 
 /**
  * The HTTP adapter: Hono in front of the framework-free resource API. It
  * authenticates, reads bodies within the size limit, and turns ApiResponses
  * into Web Responses. No resource logic lives here.
  */
-export function createHttpApp(services: Services, routes: HttpRoute[] = []): Hono<OmnibusEnv> {
+export function createHttpApp(services: Services, dialects: readonly Dialect[] = DIALECTS): Hono<OmnibusEnv> {
   const { logger, config } = services;
   const app = new Hono<OmnibusEnv>();
 
@@ -45,6 +40,17 @@ export function createHttpApp(services: Services, routes: HttpRoute[] = []): Hon
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
+  // Batch endpoints authenticate for themselves, so that a refusal comes in the dialect's own form.
+  const batchEnv = serverBatchEnvironment(services);
+  for (const dialect of dialects) {
+    for (const endpoint of dialect.endpoints) {
+      app.post(endpoint.path, async (c, next) => {
+        if (endpoint.mediaTypes && !endpoint.mediaTypes.includes(mediaTypeOf(c.req.header('content-type')))) return next();
+        return handleBatchRequest(dialect, c.req.raw, rawTarget(c).query, batchEnv);
+      });
+    }
+  }
+
   app.use('*', async (c, next) => {
     const { query } = rawTarget(c);
     const principal = await services.auth.authenticate(requestToken(c.req.raw.headers, query));
@@ -52,12 +58,6 @@ export function createHttpApp(services: Services, routes: HttpRoute[] = []): Hon
     c.set('principal', principal);
     await next();
   });
-
-  for (const route of routes) {
-    const handler = (c: Context<OmnibusEnv>) => route.handler(c, services);
-    if (route.method === 'POST') app.post(route.path, handler);
-    else app.get(route.path, handler);
-  }
 
   app.all('*', async (c) => {
     const { path, query } = rawTarget(c);
@@ -86,4 +86,23 @@ async function readRequestBody(req: Request, limit: number): Promise<RequestBody
 
 function sanitizeRequestId(id: string | undefined): string | undefined {
   return id && /^[A-Za-z0-9._:-]{1,128}$/.test(id) ? id : undefined;
+}
+
+function serverBatchEnvironment(services: Services): BatchEnvironment {
+  const { config, store, auth, logger } = services;
+  return {
+    maxBatchBytes: config.maxBatchBytes,
+    batchDeadlineMs: config.batchDeadlineMs,
+    maxOperations: (dialect) => dialect.maxOperations(config),
+    // Every dialect's endpoints, registered here or not: no operation may reach any batch endpoint.
+    batchPaths: batchPathsOf(DIALECTS),
+    authenticate: (token) => auth.authenticate(token),
+    dispatch: services.api,
+    transactions: store,
+    precheck: (principal) => ({
+      countObjects: () => store.countRecords(principal.tenant),
+      maxObjects: config.tenantMaxObjects[principal.tenant] ?? config.maxObjects,
+    }),
+    onError: (err) => logger.error({ err }, 'batch failed'),
+  };
 }

@@ -1,0 +1,19 @@
+import { batchPathKey } from '../engine/paths.js';
+import { opsDialect } from './ops.js';
+import { requestsDialect } from './requests.js';
+import type { Dialect } from './types.js';
+
+export type { Dialect } from './types.js';
+export { opsDialect, requestsDialect };
+
+/** Every dialect the server speaks. A new dialect is one module and one line here. */
+export const DIALECTS: readonly Dialect[] = [opsDialect, requestsDialect];
+
+/** The paths operations may never target: every endpoint of every dialect. */
+export function batchPathsOf(dialects: readonly Dialect[]): Set<string> {
+  return new Set(dialects.flatMap((d) => d.endpoints.map((e) => batchPathKey(e.path))));
+}
+
+export function mediaTypeOf(contentType: string | undefined): string {
+  return (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+}
