@@ -1,0 +1,12 @@
+export { omnibus, type OmnibusOptions } from './library.js';
+export { batchPrincipal, fetchDispatcher, type FetchHandler } from './engine/fetch-dispatcher.js';
+export type { Batch, Operation, OperationResult, BatchOutcome, Dispatcher, TransactionRunner } from './engine/types.js';
+export { validateBatch } from './engine/validate.js';
+export { executeBatch } from './engine/execute.js';
+export { DIALECTS, opsDialect, requestsDialect, type Dialect } from './dialects/index.js';
+export type { Principal, Scope } from './auth/principal.js';
+export { ApiError, type ErrorCode, type Problem } from './errors.js';
+export { loadConfig, type Config } from './config.js';
+export { startServer, type RunningServer } from './server.js';
+export type { Store } from './store/types.js';
+export { SqliteStore } from './store/sqlite/sqlite-store.js';
