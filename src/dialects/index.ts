@@ -1,13 +1,14 @@
 import { batchPathKey } from '../engine/paths.js';
 import { opsDialect } from './ops.js';
+import { partsDialect } from './parts.js';
 import { requestsDialect } from './requests.js';
 import type { Dialect } from './types.js';
 
 export type { Dialect } from './types.js';
-export { opsDialect, requestsDialect };
+export { opsDialect, partsDialect, requestsDialect };
 
 /** Every dialect the server speaks. A new dialect is one module and one line here. */
-export const DIALECTS: readonly Dialect[] = [opsDialect, requestsDialect];
+export const DIALECTS: readonly Dialect[] = [opsDialect, requestsDialect, partsDialect];
 
 /** The paths operations may never target: every endpoint of every dialect. */
 export function batchPathsOf(dialects: readonly Dialect[]): Set<string> {
