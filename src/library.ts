@@ -5,6 +5,7 @@ import { batchPathsOf, DIALECTS, mediaTypeOf, type Dialect } from './dialects/in
 import { fetchDispatcher, type FetchHandler } from './engine/fetch-dispatcher.js';
 import type { Dispatcher, TransactionRunner } from './engine/types.js';
 import { handleBatchRequest } from './http/batch-handler.js';
+import { readRequestText } from './http/node-incoming.js';
 
 export interface OmnibusOptions {
   /** Your app's fetch handler (`app.fetch`); every operation is dispatched through it. */
@@ -54,7 +55,7 @@ export function omnibus(options: OmnibusOptions): Hono {
     for (const endpoint of dialect.endpoints) {
       app.post(endpoint.path, async (c, next) => {
         if (endpoint.mediaTypes && !endpoint.mediaTypes.includes(mediaTypeOf(c.req.header('content-type')))) return next();
-        return handleBatchRequest(dialect, c.req.raw, new URL(c.req.url).searchParams, env);
+        return handleBatchRequest(dialect, c.req.raw, new URL(c.req.url).searchParams, env, (limit) => readRequestText(c, limit));
       });
     }
   }

@@ -15,7 +15,7 @@ function tempDir(): string {
 }
 
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = { ...process.env, LOG_LEVEL: 'warn', ...extra };
+  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', ...extra };
   for (const k of ['OMNIBUS_TOKENS', 'DATABASE_URL', 'OMNIBUS_DB', 'PORT']) if (!(k in extra)) delete env[k];
   return env;
 }

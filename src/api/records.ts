@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import type { Principal } from '../auth/principal.js';
 import { ApiError } from '../errors.js';
 import { encodePath } from '../paths.js';
 import { parseFilter, parseOrderBy } from '../store/query/filter.js';
 import type { RecordKey, Store, StoredRecord } from '../store/types.js';
 import type { CollectionRegistry } from './collections.js';
-import { formatEtag, matchesStrong, matchesWeak, newEtag, parseEtagCondition, type EtagCondition } from './etag.js';
+import { formatEtag, matchesStrong, matchesWeak, newEtag, parseEtagCondition, randomChunk, type EtagCondition } from './etag.js';
 import { mergePatch } from './merge-patch.js';
 import { readJsonObject } from './request-body.js';
 import { emptyResponse, jsonResponse } from './responses.js';
@@ -170,7 +169,7 @@ function withoutId(body: Record<string, unknown>): Record<string, unknown> {
 }
 
 function generateId(): string {
-  return randomBytes(10).toString('base64url').replace(/[-_]/g, 'x');
+  return randomChunk(10).toString('base64url').replace(/[-_]/g, 'x');
 }
 
 function newRecord(key: RecordKey, data: Record<string, unknown>, who: Principal): StoredRecord {

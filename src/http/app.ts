@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import type { RequestBody } from '../api/types.js';
 import type { Principal } from '../auth/principal.js';
 import { batchPathsOf, DIALECTS, mediaTypeOf, type Dialect } from '../dialects/index.js';
 import { ApiError, toApiError } from '../errors.js';
 import type { Services } from '../services.js';
 import { handleBatchRequest, type BatchEnvironment } from './batch-handler.js';
-import { readBodyText } from './body.js';
+import { readRequestText } from './node-incoming.js';
 import { headerMap, problemWebResponse, rawTarget, requestToken, toWebResponse } from './web.js';
 
 export type OmnibusEnv = { Variables: { requestId: string; principal: Principal } };
@@ -46,7 +46,7 @@ export function createHttpApp(services: Services, dialects: readonly Dialect[] =
     for (const endpoint of dialect.endpoints) {
       app.post(endpoint.path, async (c, next) => {
         if (endpoint.mediaTypes && !endpoint.mediaTypes.includes(mediaTypeOf(c.req.header('content-type')))) return next();
-        return handleBatchRequest(dialect, c.req.raw, rawTarget(c).query, batchEnv);
+        return handleBatchRequest(dialect, c.req.raw, rawTarget(c).query, batchEnv, (limit) => readRequestText(c, limit));
       });
     }
   }
@@ -67,7 +67,7 @@ export function createHttpApp(services: Services, dialects: readonly Dialect[] =
       path,
       query,
       headers: headerMap(c.req.raw.headers),
-      body: await readRequestBody(c.req.raw, config.maxBatchBytes),
+      body: await readRequestBody(c, config.maxBatchBytes),
       principal: c.get('principal'),
     });
     return toWebResponse(res, method === 'HEAD');
@@ -76,10 +76,10 @@ export function createHttpApp(services: Services, dialects: readonly Dialect[] =
   return app;
 }
 
-async function readRequestBody(req: Request, limit: number): Promise<RequestBody> {
-  if (req.method === 'GET' || req.method === 'HEAD') return { kind: 'none' };
-  const text = await readBodyText(req, limit);
-  const contentType = req.headers.get('content-type') ?? undefined;
+async function readRequestBody(c: Context, limit: number): Promise<RequestBody> {
+  if (c.req.method === 'GET' || c.req.method === 'HEAD') return { kind: 'none' };
+  const text = await readRequestText(c, limit);
+  const contentType = c.req.header('content-type');
   if (text === '' && contentType === undefined) return { kind: 'none' };
   return { kind: 'text', text, contentType };
 }

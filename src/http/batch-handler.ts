@@ -4,7 +4,6 @@ import { executeBatch } from '../engine/execute.js';
 import type { Dispatcher, TransactionRunner } from '../engine/types.js';
 import { validateBatch } from '../engine/validate.js';
 import { ApiError, toApiError } from '../errors.js';
-import { readBodyText } from './body.js';
 import { headerMap, requestToken } from './web.js';
 
 /** What a batch endpoint needs from its host: the Omnibus server or a user's own Hono app. */
@@ -31,12 +30,13 @@ export async function handleBatchRequest(
   req: Request,
   query: URLSearchParams,
   env: BatchEnvironment,
+  readBody: (limit: number) => Promise<string>,
 ): Promise<Response> {
   let text: string | undefined;
   try {
     const principal = await env.authenticate(requestToken(req.headers, query));
     if (!principal) throw new ApiError(401, 'unauthorized', 'A valid token is required (Authorization: Bearer <token> or ?token=).');
-    text = await readBodyText(req, env.maxBatchBytes);
+    text = await readBody(env.maxBatchBytes);
     const maxOperations = env.maxOperations(dialect);
     const batch = dialect.decode(
       { text, contentType: req.headers.get('content-type') ?? undefined, headers: headerMap(req.headers) },

@@ -25,6 +25,6 @@ export async function readBodyText(req: Request, limit: number): Promise<string>
   return Buffer.concat(chunks, size).toString('utf8');
 }
 
-function tooLarge(limit: number): ApiError {
+export function tooLarge(limit: number): ApiError {
   return new ApiError(413, 'body_too_large', `The request body is larger than ${limit} bytes.`);
 }

@@ -29,8 +29,6 @@ interface RecordRow {
   updated_by: string;
 }
 
-const LIMIT_REACHED = Symbol('limit reached');
-
 /**
  * The embedded store. SQLite has one writer, so:
  * - every write and every transaction holds an async writer lock on the one
@@ -46,6 +44,9 @@ export class SqliteStore implements Store {
   private readonly lock = new AsyncMutex();
   private readonly tx = new AsyncLocalStorage<true>();
   private readonly statements = new WeakMap<Db, Map<string, Database.Statement>>();
+  /** Multi-statement writes outside a transaction, committed as one unit; built once, not per call. */
+  private readonly insertTx: (record: StoredRecord, maxObjects: number) => InsertOutcome;
+  private readonly deleteTx: (key: RecordKey, expectedEtag: string) => boolean;
 
   constructor(options: SqliteStoreOptions) {
     const memory = options.path === ':memory:';
@@ -55,6 +56,8 @@ export class SqliteStore implements Store {
     if (!memory) this.writer.pragma('journal_mode = WAL');
     this.writer.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
     migrate(this.writer);
+    this.insertTx = this.writer.transaction((r: StoredRecord, max: number) => this.insertNow(r, max));
+    this.deleteTx = this.writer.transaction((k: RecordKey, etag: string) => this.deleteNow(k, etag));
     if (memory) {
       this.reader = this.writer;
     } else {
@@ -117,44 +120,44 @@ export class SqliteStore implements Store {
   }
 
   insertRecord(record: StoredRecord, maxObjects: number): Promise<InsertOutcome> {
-    return this.write((db) => {
-      const insert = db.transaction((): InsertOutcome => {
-        const inserted = this.stmt(
-          db,
-          `INSERT INTO records (tenant, collection, id, data, etag, created, updated, created_by, updated_by)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, collection, id) DO NOTHING`,
-        ).run(
-          record.tenant,
-          record.collection,
-          record.id,
-          JSON.stringify(record.data),
-          record.etag,
-          record.created,
-          record.updated,
-          record.createdBy,
-          record.updatedBy,
-        );
-        if (inserted.changes === 0) return 'exists';
-        this.stmt(db, 'INSERT INTO tenant_usage (tenant, objects) VALUES (?, 0) ON CONFLICT (tenant) DO NOTHING').run(
-          record.tenant,
-        );
-        const counted =
-          maxObjects > 0
-            ? this.stmt(db, 'UPDATE tenant_usage SET objects = objects + 1 WHERE tenant = ? AND objects < ?').run(
-                record.tenant,
-                maxObjects,
-              )
-            : this.stmt(db, 'UPDATE tenant_usage SET objects = objects + 1 WHERE tenant = ?').run(record.tenant);
-        if (counted.changes === 0) throw LIMIT_REACHED;
-        return 'inserted';
-      });
-      try {
-        return insert();
-      } catch (err) {
-        if (err === LIMIT_REACHED) return 'limit';
-        throw err;
-      }
-    });
+    // Inside a transaction the statements run bare (the writer lock and synchronous code
+    // mean nothing interleaves, and a failure rolls the whole transaction back); outside,
+    // they are wrapped so that they commit together, with one sync.
+    return this.write(() => (this.inTransaction() ? this.insertNow(record, maxObjects) : this.insertTx(record, maxObjects)));
+  }
+
+  /** Counts the record against the tenant's limit first, so a refused create changes nothing. */
+  private insertNow(record: StoredRecord, maxObjects: number): InsertOutcome {
+    const db = this.writer;
+    const counted =
+      maxObjects > 0
+        ? this.stmt(db, 'UPDATE tenant_usage SET objects = objects + 1 WHERE tenant = ? AND objects < ?').run(record.tenant, maxObjects)
+        : this.stmt(db, 'UPDATE tenant_usage SET objects = objects + 1 WHERE tenant = ?').run(record.tenant);
+    if (counted.changes === 0) {
+      const row = this.stmt(db, 'SELECT objects FROM tenant_usage WHERE tenant = ?').get(record.tenant);
+      if (row) return 'limit';
+      this.stmt(db, 'INSERT INTO tenant_usage (tenant, objects) VALUES (?, 1)').run(record.tenant);
+    }
+    const inserted = this.stmt(
+      db,
+      `INSERT INTO records (tenant, collection, id, data, etag, created, updated, created_by, updated_by)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, collection, id) DO NOTHING`,
+    ).run(
+      record.tenant,
+      record.collection,
+      record.id,
+      JSON.stringify(record.data),
+      record.etag,
+      record.created,
+      record.updated,
+      record.createdBy,
+      record.updatedBy,
+    );
+    if (inserted.changes === 0) {
+      this.stmt(db, 'UPDATE tenant_usage SET objects = objects - 1 WHERE tenant = ?').run(record.tenant);
+      return 'exists';
+    }
+    return 'inserted';
   }
 
   replaceRecord(record: StoredRecord, expectedEtag: string): Promise<boolean> {
@@ -178,17 +181,20 @@ export class SqliteStore implements Store {
   }
 
   deleteRecord(key: RecordKey, expectedEtag: string): Promise<boolean> {
-    return this.write((db) =>
-      db.transaction(() => {
-        const r = this.stmt(
-          db,
-          'DELETE FROM records WHERE tenant = ? AND collection = ? AND id = ? AND etag = ?',
-        ).run(key.tenant, key.collection, key.id, expectedEtag);
-        if (r.changes !== 1) return false;
-        this.stmt(db, 'UPDATE tenant_usage SET objects = objects - 1 WHERE tenant = ?').run(key.tenant);
-        return true;
-      })(),
+    return this.write(() => (this.inTransaction() ? this.deleteNow(key, expectedEtag) : this.deleteTx(key, expectedEtag)));
+  }
+
+  private deleteNow(key: RecordKey, expectedEtag: string): boolean {
+    const db = this.writer;
+    const r = this.stmt(db, 'DELETE FROM records WHERE tenant = ? AND collection = ? AND id = ? AND etag = ?').run(
+      key.tenant,
+      key.collection,
+      key.id,
+      expectedEtag,
     );
+    if (r.changes !== 1) return false;
+    this.stmt(db, 'UPDATE tenant_usage SET objects = objects - 1 WHERE tenant = ?').run(key.tenant);
+    return true;
   }
 
   async countRecords(tenant: string): Promise<number> {
