@@ -1,0 +1,95 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULTS, type Config } from '../src/config.js';
+import { startServer, type RunningServer } from '../src/server.js';
+
+export const BENCH_TOKEN = 'bench-token';
+
+export interface BenchServer extends RunningServer {
+  post(path: string, body: unknown): Promise<{ status: number; text: string }>;
+  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; text: string; etag: string | null }>;
+}
+
+/** A real server on 127.0.0.1 with a fresh SQLite file (synchronous=FULL, the store default). */
+export async function benchServer(overrides: Partial<Config> = {}): Promise<BenchServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'omnibus-bench-'));
+  const server = await startServer({
+    ...DEFAULTS,
+    port: 0,
+    sqlitePath: join(dir, 'bench.db'),
+    tokens: `${BENCH_TOKEN}=bench:read,write`,
+    ...overrides,
+  });
+  const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+  const request = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+    httpCall(agent, server.port, method, path, body === undefined ? undefined : JSON.stringify(body), {
+      authorization: `Bearer ${BENCH_TOKEN}`,
+      'content-type': 'application/json',
+      ...headers,
+    });
+  return {
+    ...server,
+    request,
+    post: (path, body) => request('POST', path, body),
+    async close() {
+      agent.destroy();
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Times `fn` in milliseconds. */
+export async function time(fn: () => Promise<unknown>): Promise<number> {
+  const t = performance.now();
+  await fn();
+  return performance.now() - t;
+}
+
+export function writeResults(name: string, data: unknown): string {
+  const dir = join(import.meta.dirname, 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}.json`);
+  writeFileSync(file, JSON.stringify({ measuredAt: new Date().toISOString(), node: process.version, ...(data as object) }, null, 2) + '\n');
+  return file;
+}
+
+export function expect(label: string, ok: boolean, detail: string): { label: string; ok: boolean; detail: string } {
+  return { label, ok, detail };
+}
+
+/**
+ * One HTTP request over a keep-alive agent. node:http rather than fetch: the
+ * client runs in the same process as the server, and undici's fetch would
+ * charge its own overhead to every variant that goes over HTTP.
+ */
+export function httpCall(
+  agent: Agent,
+  port: number,
+  method: string,
+  path: string,
+  body: string | undefined,
+  headers: Record<string, string>,
+): Promise<{ status: number; text: string; etag: string | null }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const etag = res.headers.etag;
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), etag: typeof etag === 'string' ? etag : null });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
