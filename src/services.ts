@@ -1,4 +1,5 @@
 import { CollectionRegistry } from './api/collections.js';
+import { objectXmlRoute } from './api/object-xml-route.js';
 import { createApiHandler, type ExtraRoute } from './api/router.js';
 import type { ApiHandler } from './api/types.js';
 import { Authenticator, bootstrapTokens } from './auth/authenticator.js';
@@ -23,12 +24,14 @@ export async function createServices(
   const store = options.store ?? (await openStore(config));
   const auth = new Authenticator(store);
   await bootstrapTokens(auth, config.tokens);
+  const collections = new CollectionRegistry(config.collections, config.openCollections);
   const api = createApiHandler({
     store,
-    collections: new CollectionRegistry(config.collections, config.openCollections),
+    collections,
     requireIfMatch: config.requireIfMatch,
     maxObjectsFor: (tenant) => config.tenantMaxObjects[tenant] ?? config.maxObjects,
-    extraRoutes: options.extraRoutes,
+    // Seed 003's GET / PATCH /api/object/{ref}, which the XML dialect's read and included_attrs update use.
+    extraRoutes: [objectXmlRoute({ store, collections, requireIfMatch: config.requireIfMatch }), ...(options.extraRoutes ?? [])],
   });
   return { config, store, auth, api, logger: options.logger ?? silentLogger };
 }
