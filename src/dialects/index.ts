@@ -3,12 +3,13 @@ import { opsDialect } from './ops.js';
 import { partsDialect } from './parts.js';
 import { requestsDialect } from './requests.js';
 import type { Dialect } from './types.js';
+import { xmlDialect } from './xml/index.js';
 
 export type { Dialect } from './types.js';
-export { opsDialect, partsDialect, requestsDialect };
+export { opsDialect, partsDialect, requestsDialect, xmlDialect };
 
 /** Every dialect the server speaks. A new dialect is one module and one line here. */
-export const DIALECTS: readonly Dialect[] = [opsDialect, requestsDialect, partsDialect];
+export const DIALECTS: readonly Dialect[] = [opsDialect, requestsDialect, partsDialect, xmlDialect];
 
 /** The paths operations may never target: every endpoint of every dialect. */
 export function batchPathsOf(dialects: readonly Dialect[]): Set<string> {
