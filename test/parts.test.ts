@@ -204,6 +204,9 @@ describe('parts dialect: refused before anything runs', () => {
     const big = await parts(many);
     expect(big.status).toBe(413);
     expect(big.json.code).toBe('batch_too_large');
+    const emptyList = await parts([{ id: '1', path: '/v1/pbad/1', operation: 'replace', payload: {}, ifMatch: [] }]);
+    expect(emptyList.status).toBe(400);
+    expect(emptyList.json.code).toBe('bad_request');
     const nested = await parts([
       { id: '1', path: '/v1/pbad/1', operation: 'replace', payload: {} },
       { id: '2', path: '/batch/parts', operation: 'create', payload: { parts: [] } },
