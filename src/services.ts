@@ -21,7 +21,7 @@ export async function createServices(
   config: Config,
   options: { store?: Store; logger?: Logger; extraRoutes?: ExtraRoute[] } = {},
 ): Promise<Services> {
-  const store = options.store ?? (await openStore(config));
+  const store = options.store ?? (await openStore(config, options.logger));
   const auth = new Authenticator(store);
   await bootstrapTokens(auth, config.tokens);
   const collections = new CollectionRegistry(config.collections, config.openCollections);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, TOKENS, type CallResult, type TestServer } from './support/server.js';
+import { describeEachBackend, startTestServer, TOKENS, type CallResult, type TestServer } from './support/server.js';
 
 /**
  * Every resource-API case once directly over HTTP and once as an operation of
@@ -42,55 +42,57 @@ const CASES: Case[] = [
   { name: 'delete again', method: 'DELETE', path: '/v1/par/b' },
 ];
 
-let direct: TestServer;
-let batched: TestServer;
-beforeAll(async () => {
-  [direct, batched] = await Promise.all([startTestServer(), startTestServer()]);
-});
-afterAll(async () => {
-  await Promise.all([direct.close(), batched.close()]);
-});
+describeEachBackend('direct and batched', () => {
+  let direct: TestServer;
+  let batched: TestServer;
+  beforeAll(async () => {
+    [direct, batched] = await Promise.all([startTestServer(), startTestServer()]);
+  });
+  afterAll(async () => {
+    await Promise.all([direct.close(), batched.close()]);
+  });
 
-function mask(value: unknown): unknown {
-  return JSON.parse(
-    JSON.stringify(value ?? null)
-      .replace(/"_etag":"\\"[^"\\]+\\""/g, '"_etag":"*"')
-      .replace(/"_updated":"[^"]+"/g, '"_updated":"*"'),
-  );
-}
+  function mask(value: unknown): unknown {
+    return JSON.parse(
+      JSON.stringify(value ?? null)
+        .replace(/"_etag":"\\"[^"\\]+\\""/g, '"_etag":"*"')
+        .replace(/"_updated":"[^"]+"/g, '"_updated":"*"'),
+    );
+  }
 
-describe('the same case directly and inside a batch', () => {
-  it('answers every resource-API case with the same status and body both ways', async () => {
-    let directEtag = '';
-    let batchEtag = '';
-    for (const c of CASES) {
-      const headers = { ...c.headers };
-      const d: CallResult = await direct.call(c.method, c.path, {
-        json: c.json,
-        token: c.token,
-        headers: c.ifMatchPrevious ? { ...headers, 'if-match': directEtag } : headers,
-      });
-      const b = await batched.call('POST', '/batch', {
-        token: c.token,
-        json: {
-          requests: [
-            {
-              method: c.method,
-              path: c.path,
-              headers: c.ifMatchPrevious ? { ...headers, 'if-match': batchEtag } : headers,
-              ...(c.json !== undefined ? { body: c.json } : {}),
-            },
-          ],
-        },
-      });
-      expect(b.status, c.name).toBe(200);
-      const op = b.json.responses[0];
-      expect(op.status, c.name).toBe(d.status);
-      expect(mask(op.body), c.name).toEqual(mask(d.json));
-      expect(op.headers['content-type'] ?? null, c.name).toBe(d.headers.get('content-type'));
-      expect(Boolean(op.headers.etag), c.name).toBe(d.headers.has('etag'));
-      if (d.headers.get('etag')) directEtag = d.headers.get('etag')!;
-      if (op.headers.etag) batchEtag = op.headers.etag;
-    }
+  describe('the same case directly and inside a batch', () => {
+    it('answers every resource-API case with the same status and body both ways', async () => {
+      let directEtag = '';
+      let batchEtag = '';
+      for (const c of CASES) {
+        const headers = { ...c.headers };
+        const d: CallResult = await direct.call(c.method, c.path, {
+          json: c.json,
+          token: c.token,
+          headers: c.ifMatchPrevious ? { ...headers, 'if-match': directEtag } : headers,
+        });
+        const b = await batched.call('POST', '/batch', {
+          token: c.token,
+          json: {
+            requests: [
+              {
+                method: c.method,
+                path: c.path,
+                headers: c.ifMatchPrevious ? { ...headers, 'if-match': batchEtag } : headers,
+                ...(c.json !== undefined ? { body: c.json } : {}),
+              },
+            ],
+          },
+        });
+        expect(b.status, c.name).toBe(200);
+        const op = b.json.responses[0];
+        expect(op.status, c.name).toBe(d.status);
+        expect(mask(op.body), c.name).toEqual(mask(d.json));
+        expect(op.headers['content-type'] ?? null, c.name).toBe(d.headers.get('content-type'));
+        expect(Boolean(op.headers.etag), c.name).toBe(d.headers.has('etag'));
+        if (d.headers.get('etag')) directEtag = d.headers.get('etag')!;
+        if (op.headers.etag) batchEtag = op.headers.etag;
+      }
+    });
   });
 });

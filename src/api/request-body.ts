@@ -40,5 +40,25 @@ export function readJsonObject(body: RequestBody, method: string): Record<string
     }
   }
   if (!isPlainObject(value)) throw new ApiError(400, 'bad_request', 'The body must be a JSON object.');
+  checkStorable(value, '');
   return value;
+}
+
+/**
+ * Refuses strings no backend can store alike: NUL (PostgreSQL's jsonb rejects
+ * it) and lone UTF-16 surrogates (not Unicode text). Keys are checked too.
+ */
+function checkStorable(value: unknown, at: string): void {
+  if (typeof value === 'string') {
+    if (value.includes('\u0000') || !value.isWellFormed()) {
+      throw new ApiError(400, 'bad_request', `The string at ${at || '/'} contains NUL or a lone surrogate.`);
+    }
+  } else if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) checkStorable(value[i], `${at}/${i}`);
+  } else if (value !== null && typeof value === 'object') {
+    for (const key of Object.keys(value)) {
+      checkStorable(key, at);
+      checkStorable((value as Record<string, unknown>)[key], `${at}/${key}`);
+    }
+  }
 }

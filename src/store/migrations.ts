@@ -39,4 +39,10 @@ export const MIGRATIONS: readonly Migration[] = [
          scopes text NOT NULL, created text NOT NULL)`,
     ],
   },
+  {
+    version: 2,
+    description: 'index for listing a collection in insertion order',
+    sqlite: ['CREATE INDEX records_list ON records (tenant, collection, seq)'],
+    postgres: ['CREATE INDEX records_list ON records (tenant, collection, seq)'],
+  },
 ];

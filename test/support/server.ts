@@ -1,8 +1,24 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { describe, beforeAll } from 'vitest';
 import { DEFAULTS, type Config } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
+import { enabledBackends, SQLITE_BACKEND, type Backend } from './backends.js';
+
+let currentBackend: Backend = SQLITE_BACKEND;
+const enabled = await enabledBackends();
+
+/**
+ * Runs a suite once per enabled backend (SQLite always; PostgreSQL when
+ * reachable, and always under CI=true). Servers started inside it with
+ * `startTestServer` use that backend.
+ */
+export function describeEachBackend(name: string, fn: (backend: Backend) => void): void {
+  describe.each(enabled)(`${name} on $name`, (backend) => {
+    beforeAll(() => {
+      currentBackend = backend;
+    });
+    fn(backend);
+  });
+}
 
 /** Tokens every test server knows. */
 export const TOKENS = {
@@ -22,7 +38,7 @@ export const TOKEN_LIST = [
 export interface TestServer extends RunningServer {
   /** fetch against the server with the acme read/write token unless `token` says otherwise (null: no token). */
   call(method: string, path: string, init?: CallInit): Promise<CallResult>;
-  dir: string;
+  backend: Backend['name'];
 }
 
 export interface CallInit {
@@ -39,17 +55,19 @@ export interface CallResult {
   json: any;
 }
 
-/** Starts a real server on 127.0.0.1 with a fresh SQLite file in a temp directory. */
-export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'omnibus-test-'));
+/**
+ * Starts a real server on 127.0.0.1 on a fresh database of the current
+ * backend (a new SQLite file, or a new PostgreSQL schema).
+ */
+export async function startTestServer(overrides: Partial<Config> = {}, backend: Backend = currentBackend): Promise<TestServer> {
+  const handle = await backend.open();
   const config: Config = {
     ...DEFAULTS,
     port: 0,
-    sqlitePath: join(dir, 'omnibus.db'),
     tokens: TOKEN_LIST,
     ...overrides,
   };
-  const server = await startServer(config);
+  const server = await startServer(config, { store: handle.store });
   const call = async (method: string, path: string, init: CallInit = {}): Promise<CallResult> => {
     const headers: Record<string, string> = { ...init.headers };
     const token = init.token === undefined ? TOKENS.acme : init.token;
@@ -72,10 +90,10 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
   return {
     ...server,
     call,
-    dir,
+    backend: backend.name,
     async close() {
       await server.close();
-      rmSync(dir, { recursive: true, force: true });
+      await handle.cleanup();
     },
   };
 }

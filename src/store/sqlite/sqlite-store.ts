@@ -135,7 +135,15 @@ export class SqliteStore implements Store {
         : this.stmt(db, 'UPDATE tenant_usage SET objects = objects + 1 WHERE tenant = ?').run(record.tenant);
     if (counted.changes === 0) {
       const row = this.stmt(db, 'SELECT objects FROM tenant_usage WHERE tenant = ?').get(record.tenant);
-      if (row) return 'limit';
+      if (row) {
+        // A taken id is 'exists' even at the limit: the caller (a PUT) then replaces it.
+        const taken = this.stmt(db, 'SELECT 1 FROM records WHERE tenant = ? AND collection = ? AND id = ?').get(
+          record.tenant,
+          record.collection,
+          record.id,
+        );
+        return taken ? 'exists' : 'limit';
+      }
       this.stmt(db, 'INSERT INTO tenant_usage (tenant, objects) VALUES (?, 1)').run(record.tenant);
     }
     const inserted = this.stmt(
