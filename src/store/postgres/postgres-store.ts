@@ -69,6 +69,8 @@ export interface PostgresStoreOptions {
   connectionTimeoutMillis?: number;
   /** Where pool/connection errors are reported (default: silent). */
   logger?: Pick<Logger, 'warn'>;
+  /** `application_name` of the pooled connections, as `pg_stat_activity` shows it (default `omnibus`). */
+  applicationName?: string;
 }
 
 /** What a store call runs its statements on: a pooled client, or the pool itself for one autocommit statement. */
@@ -180,7 +182,7 @@ export class PostgresStore implements Store {
       connectionTimeoutMillis: options.connectionTimeoutMillis ?? 10_000,
       idleTimeoutMillis: 30_000,
       keepAlive: true,
-      application_name: 'omnibus',
+      application_name: options.applicationName ?? 'omnibus',
     });
     // An idle pooled connection that dies (server restart, pg_terminate_backend)
     // is reported here; without a listener the process would crash.
