@@ -5,6 +5,7 @@ import type { ApiHandler } from './api/types.js';
 import { Authenticator, bootstrapTokens } from './auth/authenticator.js';
 import type { Config } from './config.js';
 import { silentLogger, type Logger } from './log.js';
+import { RequestMeter } from './metrics.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/types.js';
 
@@ -14,6 +15,7 @@ export interface Services {
   store: Store;
   auth: Authenticator;
   api: ApiHandler;
+  meter: RequestMeter;
   logger: Logger;
 }
 
@@ -25,13 +27,14 @@ export async function createServices(
   const auth = new Authenticator(store);
   await bootstrapTokens(auth, config.tokens);
   const collections = new CollectionRegistry(config.collections, config.openCollections);
-  const api = createApiHandler({
+  const meter = new RequestMeter();
+  const api = meter.wrap(createApiHandler({
     store,
     collections,
     requireIfMatch: config.requireIfMatch,
     maxObjectsFor: (tenant) => config.tenantMaxObjects[tenant] ?? config.maxObjects,
     // Seed 003's GET / PATCH /api/object/{ref}, which the XML dialect's read and included_attrs update use.
     extraRoutes: [objectXmlRoute({ store, collections, requireIfMatch: config.requireIfMatch }), ...(options.extraRoutes ?? [])],
-  });
-  return { config, store, auth, api, logger: options.logger ?? silentLogger };
+  }));
+  return { config, store, auth, api, meter, logger: options.logger ?? silentLogger };
 }

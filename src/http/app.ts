@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import type { RequestBody } from '../api/types.js';
-import type { Principal } from '../auth/principal.js';
+import { hasScope, type Principal } from '../auth/principal.js';
 import { batchPathsOf, DIALECTS, mediaTypeOf, type Dialect } from '../dialects/index.js';
 import { ApiError, toApiError } from '../errors.js';
 import type { Services } from '../services.js';
@@ -57,6 +57,11 @@ export function createHttpApp(services: Services, dialects: readonly Dialect[] =
     if (!principal) throw new ApiError(401, 'unauthorized', 'A valid token is required (Authorization: Bearer <token> or ?token=).');
     c.set('principal', principal);
     await next();
+  });
+
+  app.get('/metrics', (c) => {
+    if (!hasScope(c.get('principal'), 'admin')) throw new ApiError(403, 'forbidden', 'Metrics need the admin scope.');
+    return c.text(services.meter.render(), 200, { 'content-type': 'text/plain; version=0.0.4' });
   });
 
   app.all('*', async (c) => {
