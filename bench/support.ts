@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULTS, type Config } from '../src/config.js';
 import { startServer, type RunningServer } from '../src/server.js';
+import type { Store } from '../src/store/types.js';
 
 export const BENCH_TOKEN = 'bench-token';
 
@@ -13,7 +14,7 @@ export interface BenchServer extends RunningServer {
 }
 
 /** A real server on 127.0.0.1 with a fresh SQLite file (synchronous=FULL, the store default). */
-export async function benchServer(overrides: Partial<Config> = {}): Promise<BenchServer> {
+export async function benchServer(overrides: Partial<Config> = {}, store?: Store): Promise<BenchServer> {
   const dir = mkdtempSync(join(tmpdir(), 'omnibus-bench-'));
   const server = await startServer({
     ...DEFAULTS,
@@ -21,7 +22,7 @@ export async function benchServer(overrides: Partial<Config> = {}): Promise<Benc
     sqlitePath: join(dir, 'bench.db'),
     tokens: `${BENCH_TOKEN}=bench:read,write`,
     ...overrides,
-  });
+  }, { store });
   const agent = new Agent({ keepAlive: true, maxSockets: 16 });
   const request = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
     httpCall(agent, server.port, method, path, body === undefined ? undefined : JSON.stringify(body), {
