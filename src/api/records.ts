@@ -53,7 +53,7 @@ export class RecordsApi {
     if (req.headers.has('if-match')) throw preconditionFailed('If-Match cannot match a record that does not exist yet.');
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const record = newRecord({ tenant: req.principal.tenant, collection, id: generateId() }, body, req.principal);
-      const outcome = await this.store.insertRecord(record, this.options.maxObjectsFor(record.tenant));
+      const outcome = await this.store.insertRecord(record, this.options.maxObjectsFor(record.tenant), { freshId: true });
       if (outcome === 'inserted') return created(record);
       if (outcome === 'limit') throw objectLimit(record.tenant);
     }

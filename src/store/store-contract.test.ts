@@ -364,6 +364,31 @@ describe.each(CASES)('$name store contract', ({ backend, enabled }) => {
         expect(await store.countRecords(t)).toBe(1);
       });
 
+      it('fresh-id creates inside a transaction are seen by its later calls, kept in order, and rolled back with it', async () => {
+        const t = tenant('tx-fresh');
+        const made = Array.from({ length: 5 }, (_, i) => rec({ tenant: t, data: { i } }));
+        await store.transaction(async () => {
+          for (const r of made.slice(0, 3)) expect(await store.insertRecord(r, 4, { freshId: true })).toBe('inserted');
+          expect(await store.getRecord(made[1]!)).toMatchObject({ data: { i: 1 } });
+          expect(await store.countRecords(t)).toBe(3);
+          expect(await store.insertRecord(made[3]!, 4, { freshId: true })).toBe('inserted');
+          expect(await store.insertRecord(made[4]!, 4, { freshId: true })).toBe('limit');
+        });
+        const listed = await store.listRecords(t, 'items', { top: 10, skip: 0 });
+        expect(listed.map((r) => r.data['i'])).toEqual([0, 1, 2, 3]);
+        expect(await store.countRecords(t)).toBe(4);
+
+        const u = tenant('tx-fresh-rollback');
+        await expect(
+          store.transaction(async () => {
+            await store.insertRecord(rec({ tenant: u }), 0, { freshId: true });
+            throw new Error('undo');
+          }),
+        ).rejects.toThrow('undo');
+        expect(await store.countRecords(u)).toBe(0);
+        expect(await store.listRecords(u, 'items', { top: 10, skip: 0 })).toEqual([]);
+      });
+
       it('a nested transaction joins the outer one (and rolls back with it)', async () => {
         const t = tenant('tx-nested');
         const inner = rec({ tenant: t });
@@ -444,6 +469,23 @@ describe.each(CASES)('$name store contract', ({ backend, enabled }) => {
           ),
         );
         expect(outcomes.filter((o) => o === 'inserted')).toHaveLength(5);
+        expect(await store.countRecords(t)).toBe(5);
+        expect(await store.listRecords(t, 'items', { top: 100, skip: 0 })).toHaveLength(5);
+      });
+
+      it('20 concurrent transactions creating fresh ids (deferrable) against maxObjects 5 insert exactly 5', async () => {
+        const t = tenant('race-limit-fresh');
+        const outcomes = await Promise.all(
+          Array.from({ length: 20 }, () =>
+            store.transaction(async () => {
+              const first = await store.insertRecord(rec({ tenant: t }), 5, { freshId: true });
+              await new Promise((resolve) => setTimeout(resolve, 1));
+              const second = await store.insertRecord(rec({ tenant: t }), 5, { freshId: true });
+              return [first, second];
+            }),
+          ),
+        );
+        expect(outcomes.flat().filter((o) => o === 'inserted')).toHaveLength(5);
         expect(await store.countRecords(t)).toBe(5);
         expect(await store.listRecords(t, 'items', { top: 100, skip: 0 })).toHaveLength(5);
       });

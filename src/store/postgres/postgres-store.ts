@@ -48,7 +48,7 @@ import type { Scope } from '../../auth/principal.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { AsyncMutex } from '../async-mutex.js';
 import { MIGRATIONS } from '../migrations.js';
-import type { InsertOutcome, ListQuery, RecordKey, Store, StoredRecord, TokenRecord } from '../types.js';
+import type { InsertOptions, InsertOutcome, ListQuery, RecordKey, Store, StoredRecord, TokenRecord } from '../types.js';
 import { isConnectionError } from './connection-errors.js';
 import { compilePostgresFilter, compilePostgresOrderBy } from './postgres-filter-compiler.js';
 
@@ -103,6 +103,10 @@ interface TxContext {
   lock: AsyncMutex;
   /** Set once COMMIT/ROLLBACK was issued: late calls must not touch a client that went back to the pool. */
   finished: boolean;
+  /** Creates with server-generated ids, not yet written: flushed in one statement before any other call and before COMMIT. */
+  pending: StoredRecord[];
+  /** Tenants whose usage row this transaction holds locked, with their count including pending creates. */
+  usage: Map<string, number>;
 }
 
 const RECORD_COLUMNS = 'tenant, collection, id, data, etag, created, updated, created_by, updated_by';
@@ -130,6 +134,17 @@ WITH bump AS (
 SELECT EXISTS (SELECT 1 FROM bump) AS bumped,
        EXISTS (SELECT 1 FROM ins) AS inserted,
        EXISTS (SELECT 1 FROM records WHERE tenant = $1 AND collection = $2 AND id = $3) AS present`;
+
+/** Locks the tenant's usage row for the rest of the transaction (creating it at 0) and reads its count. */
+const LOCK_USAGE_SQL = `
+INSERT INTO tenant_usage AS u (tenant, objects) VALUES ($1, 0)
+ON CONFLICT (tenant) DO UPDATE SET objects = u.objects
+RETURNING objects`;
+
+/** Deferred creates in one statement; `unnest` keeps their order, so `seq` follows it. */
+const INSERT_MANY_SQL = `
+INSERT INTO records (${RECORD_COLUMNS})
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])`;
 
 /** The counter was bumped but the id existed: give the slot back (same transaction). */
 const UNBUMP_SQL = 'UPDATE tenant_usage SET objects = objects - 1 WHERE tenant = $1';
@@ -207,8 +222,14 @@ export class PostgresStore implements Store {
   async transaction<T>(fn: () => Promise<T>): Promise<T> {
     if (this.inTransaction()) return fn(); // nested: join the open transaction
     return this.withClient((client) => {
-      const ctx: TxContext = { client, lock: new AsyncMutex(), finished: false };
-      return runInTransaction(client, ctx, () => this.tx.run(ctx, fn));
+      const ctx: TxContext = { client, lock: new AsyncMutex(), finished: false, pending: [], usage: new Map() };
+      return runInTransaction(client, ctx, () =>
+        this.tx.run(ctx, async () => {
+          const result = await fn();
+          await this.atomically(async () => undefined, false); // flushes deferred creates before COMMIT
+          return result;
+        }),
+      );
     });
   }
 
@@ -246,7 +267,9 @@ export class PostgresStore implements Store {
     return r.rows.map(toRecord);
   }
 
-  insertRecord(record: StoredRecord, maxObjects: number): Promise<InsertOutcome> {
+  insertRecord(record: StoredRecord, maxObjects: number, options: InsertOptions = {}): Promise<InsertOutcome> {
+    const ctx = this.tx.getStore();
+    if (ctx && options.freshId) return this.deferInsert(ctx, record, maxObjects);
     return this.atomically(async (client) => {
       const r = await client.query<{ bumped: boolean; inserted: boolean; present: boolean }>({
         name: 'omnibus_insert_record',
@@ -342,6 +365,62 @@ export class PostgresStore implements Store {
     await this.pool.end();
   }
 
+  /**
+   * A create with a server-generated id inside a transaction: a PostgreSQL
+   * round trip costs more than the rest of the operation, so the row is kept
+   * back and written with the transaction's other such rows in one statement.
+   * The object limit is still decided now, exactly: the tenant's usage row is
+   * locked (once per transaction) and its count kept here, so no concurrent
+   * create can pass the limit in between.
+   */
+  private async deferInsert(ctx: TxContext, record: StoredRecord, maxObjects: number): Promise<InsertOutcome> {
+    const release = await ctx.lock.acquire();
+    try {
+      if (ctx.finished) throw new Error('The store transaction has already ended; this call was made too late.');
+      let count = ctx.usage.get(record.tenant);
+      if (count === undefined) {
+        const r = await ctx.client.query<{ objects: string }>({ name: 'omnibus_lock_usage', text: LOCK_USAGE_SQL, values: [record.tenant] });
+        count = Number(r.rows[0]!.objects);
+      }
+      if (maxObjects > 0 && count >= maxObjects) {
+        ctx.usage.set(record.tenant, count);
+        return 'limit';
+      }
+      ctx.usage.set(record.tenant, count + 1);
+      ctx.pending.push(record);
+      return 'inserted';
+    } finally {
+      release();
+    }
+  }
+
+  /** Writes deferred creates (one statement) and the locked usage counts. Call holding `ctx.lock`. */
+  private async flush(ctx: TxContext): Promise<void> {
+    if (ctx.pending.length > 0) {
+      const rows = ctx.pending.splice(0);
+      const column = <K extends keyof StoredRecord>(k: K) => rows.map((r) => r[k]);
+      await ctx.client.query({
+        name: 'omnibus_insert_many',
+        text: INSERT_MANY_SQL,
+        values: [
+          column('tenant'),
+          column('collection'),
+          column('id'),
+          rows.map((r) => JSON.stringify(r.data)),
+          column('etag'),
+          column('created'),
+          column('updated'),
+          column('createdBy'),
+          column('updatedBy'),
+        ],
+      });
+    }
+    for (const [tenant, objects] of ctx.usage) {
+      await ctx.client.query({ name: 'omnibus_set_usage', text: 'UPDATE tenant_usage SET objects = $2 WHERE tenant = $1', values: [tenant, objects] });
+    }
+    ctx.usage.clear();
+  }
+
   /** One statement: on the transaction's client inside `transaction()`, else on the pool (autocommit). */
   private query<R extends pg.QueryResultRow = pg.QueryResultRow>(
     name: string | undefined,
@@ -363,6 +442,7 @@ export class PostgresStore implements Store {
       const release = await ctx.lock.acquire();
       try {
         if (ctx.finished) throw new Error('The store transaction has already ended; this call was made too late.');
+        if (ctx.pending.length > 0 || ctx.usage.size > 0) await this.flush(ctx);
         return await fn(ctx.client);
       } finally {
         release();
