@@ -17,7 +17,6 @@ export type ErrorCode =
   | 'forbidden'
   | 'not_found'
   | 'method_not_allowed'
-  | 'not_acceptable'
   | 'precondition_failed'
   | 'precondition_required'
   | 'conflict'
@@ -26,7 +25,6 @@ export type ErrorCode =
   | 'transaction_rolled_back'
   | 'batch_halted'
   | 'deadline_exceeded'
-  | 'service_unavailable'
   | 'internal';
 
 const TITLES: Record<ErrorCode, string> = {
@@ -44,7 +42,6 @@ const TITLES: Record<ErrorCode, string> = {
   forbidden: 'Forbidden',
   not_found: 'Not Found',
   method_not_allowed: 'Method Not Allowed',
-  not_acceptable: 'Not Acceptable',
   precondition_failed: 'Precondition Failed',
   precondition_required: 'Precondition Required',
   conflict: 'Conflict',
@@ -53,7 +50,6 @@ const TITLES: Record<ErrorCode, string> = {
   transaction_rolled_back: 'Transaction Rolled Back',
   batch_halted: 'Batch Halted',
   deadline_exceeded: 'Deadline Exceeded',
-  service_unavailable: 'Service Unavailable',
   internal: 'Internal Server Error',
 };
 

@@ -316,6 +316,18 @@ describeEachBackend('resource API', () => {
       expect(r.status).toBe(415);
     });
 
+    it('strings no backend can store (NUL, lone surrogates) and bodies nested too deep: 400, nothing stored', async () => {
+      const nul = await s.call('PUT', '/v1/books/nul', { body: '{"t":"a\\u0000b"}', headers: { 'content-type': 'application/json' } });
+      expect(nul.status).toBe(400);
+      expect(nul.json.code).toBe('bad_request');
+      const lone = await s.call('PUT', '/v1/books/nul', { body: '{"t":"\\ud800"}', headers: { 'content-type': 'application/json' } });
+      expect(lone.status).toBe(400);
+      const deep = await s.call('PUT', '/v1/books/nul', { body: `{"a":${'['.repeat(5000)}${']'.repeat(5000)}}`, headers: { 'content-type': 'application/json' } });
+      expect(deep.status).toBe(400);
+      expect(deep.json.detail).toContain('deeper');
+      expect((await s.call('GET', '/v1/books/nul')).status).toBe(404);
+    });
+
     it('a JSON body that is not an object: 400', async () => {
       const r = await s.call('POST', '/v1/books', { json: [1, 2] });
       expect(r.status).toBe(400);

@@ -40,25 +40,29 @@ export function readJsonObject(body: RequestBody, method: string): Record<string
     }
   }
   if (!isPlainObject(value)) throw new ApiError(400, 'bad_request', 'The body must be a JSON object.');
-  checkStorable(value, '');
+  checkStorable(value, '', 0);
   return value;
 }
+
+/** Deeper documents than this are refused rather than walked (and stored, and merged) recursively. */
+export const MAX_JSON_DEPTH = 64;
 
 /**
  * Refuses strings no backend can store alike: NUL (PostgreSQL's jsonb rejects
  * it) and lone UTF-16 surrogates (not Unicode text). Keys are checked too.
  */
-function checkStorable(value: unknown, at: string): void {
+function checkStorable(value: unknown, at: string, depth: number): void {
+  if (depth > MAX_JSON_DEPTH) throw new ApiError(400, 'bad_request', `The body nests deeper than ${MAX_JSON_DEPTH} levels.`);
   if (typeof value === 'string') {
     if (value.includes('\u0000') || !value.isWellFormed()) {
       throw new ApiError(400, 'bad_request', `The string at ${at || '/'} contains NUL or a lone surrogate.`);
     }
   } else if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) checkStorable(value[i], `${at}/${i}`);
+    for (let i = 0; i < value.length; i++) checkStorable(value[i], `${at}/${i}`, depth + 1);
   } else if (value !== null && typeof value === 'object') {
     for (const key of Object.keys(value)) {
-      checkStorable(key, at);
-      checkStorable((value as Record<string, unknown>)[key], `${at}/${key}`);
+      checkStorable(key, at, depth);
+      checkStorable((value as Record<string, unknown>)[key], `${at}/${key}`, depth + 1);
     }
   }
 }
