@@ -4,8 +4,9 @@ import { objectElement, storedAttributes, type ObjectView } from '../dialects/xm
 import { ApiError } from '../errors.js';
 import type { RecordKey, Store, StoredRecord } from '../store/types.js';
 import type { CollectionRegistry } from './collections.js';
-import { formatEtag, matchesStrong, matchesWeak, newEtag, parseEtagCondition, type EtagCondition } from './etag.js';
 import { OBJECTS_COLLECTION, type ObjectAttribute } from './objects-model.js';
+import { checkRead, checkRequired, checkWrite, preconditionFailed, requestConditions } from './preconditions.js';
+import { revise, validators } from './records.js';
 import { readJsonObject } from './request-body.js';
 import { emptyResponse, jsonResponse } from './responses.js';
 import type { ExtraRoute } from './router.js';
@@ -66,21 +67,15 @@ function keyOf(req: ApiRequest, segments: string[]): RecordKey {
 async function readObject(options: ObjectRouteOptions, req: ApiRequest, key: RecordKey): Promise<ApiResponse> {
   const current = await options.store.getRecord(key);
   if (!current) throw missing(key);
-  const ifMatch = condition(req, 'if-match');
-  if (ifMatch && !matchesStrong(ifMatch, current.etag)) throw preconditionFailed('If-Match does not match the current ETag.');
-  const ifNoneMatch = condition(req, 'if-none-match');
-  if (ifNoneMatch && matchesWeak(ifNoneMatch, current.etag)) return emptyResponse(304, validators(current));
+  if (checkRead(requestConditions(req), current) === 'not-modified') return emptyResponse(304, validators(current));
   const view = viewOf(current);
   if (prefersJson(req.headers.get('accept'))) return jsonResponse(200, view, validators(current));
   return { status: 200, headers: { 'content-type': XML_CONTENT_TYPE, ...validators(current) }, text: xmlDocument(objectElement(view)) };
 }
 
 async function patchObject(options: ObjectRouteOptions, req: ApiRequest, key: RecordKey): Promise<ApiResponse> {
-  const ifMatch = condition(req, 'if-match');
-  const ifNoneMatch = condition(req, 'if-none-match');
-  if (options.requireIfMatch && !ifMatch) {
-    throw new ApiError(428, 'precondition_required', 'This server requires If-Match with the current ETag on modifications.');
-  }
+  const conditions = requestConditions(req);
+  checkRequired(conditions, options.requireIfMatch, false);
   const parsed = patchSchema.safeParse(readJsonObject(req.body, 'PATCH'));
   if (!parsed.success) {
     throw new ApiError(400, 'bad_request', 'The body must be {"includedAttrs": [descriptor, ...], "attributes": [attribute, ...]}.');
@@ -88,19 +83,12 @@ async function patchObject(options: ObjectRouteOptions, req: ApiRequest, key: Re
   const included = new Set(parsed.data.includedAttrs);
   for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
     const current = await options.store.getRecord(key);
-    if (!current) throw ifMatch ? preconditionFailed('If-Match cannot match: the object does not exist.') : missing(key);
-    if (ifMatch && !matchesStrong(ifMatch, current.etag)) throw preconditionFailed('If-Match does not match the current ETag.');
-    if (ifNoneMatch && matchesWeak(ifNoneMatch, current.etag)) throw preconditionFailed('If-None-Match matches the current object.');
+    if (!current) throw conditions.ifMatch ? preconditionFailed('If-Match cannot match: the object does not exist.') : missing(key);
+    checkWrite(conditions, current);
     const kept = storedAttributes(current.data).filter((a) => !included.has(a.d));
     const data = { ...current.data, attributes: [...kept, ...(parsed.data.attributes as ObjectAttribute[])] };
     options.collections.validate(OBJECTS_COLLECTION, data);
-    const next: StoredRecord = {
-      ...current,
-      data,
-      etag: newEtag(),
-      updated: new Date().toISOString(),
-      updatedBy: req.principal.subject,
-    };
+    const next = revise(current, data, req.principal);
     if (await options.store.replaceRecord(next, current.etag)) return jsonResponse(200, { id: next.id, ...next.data }, validators(next));
   }
   throw new ApiError(409, 'conflict', 'The object kept changing while this update was applied; retry.');
@@ -126,20 +114,6 @@ function prefersJson(accept: string | undefined): boolean {
   return json > 0 && json > xml;
 }
 
-function condition(req: ApiRequest, name: 'if-match' | 'if-none-match'): EtagCondition | undefined {
-  const value = req.headers.get(name);
-  if (value === undefined) return undefined;
-  return parseEtagCondition(value) ?? { any: false, tags: [] };
-}
-
-function validators(r: StoredRecord): Record<string, string> {
-  return { etag: formatEtag(r.etag), 'last-modified': new Date(r.updated).toUTCString() };
-}
-
 function missing(key: RecordKey): ApiError {
   return new ApiError(404, 'not_found', `No object ${key.id}`);
-}
-
-function preconditionFailed(detail: string): ApiError {
-  return new ApiError(412, 'precondition_failed', detail);
 }

@@ -4,8 +4,9 @@ import { encodePath } from '../paths.js';
 import { parseFilter, parseOrderBy } from '../store/query/filter.js';
 import type { RecordKey, Store, StoredRecord } from '../store/types.js';
 import type { CollectionRegistry } from './collections.js';
-import { formatEtag, matchesStrong, matchesWeak, newEtag, parseEtagCondition, randomChunk, type EtagCondition } from './etag.js';
+import { formatEtag, newEtag, randomChunk } from './etag.js';
 import { mergePatch } from './merge-patch.js';
+import { checkRead, checkRequired, checkWrite, preconditionFailed, requestConditions, type Conditions } from './preconditions.js';
 import { readJsonObject } from './request-body.js';
 import { emptyResponse, jsonResponse } from './responses.js';
 import type { ApiRequest, ApiResponse } from './types.js';
@@ -63,24 +64,21 @@ export class RecordsApi {
   async read(req: ApiRequest, key: RecordKey): Promise<ApiResponse> {
     const current = await this.store.getRecord(key);
     if (!current) throw missing(key);
-    const ifMatch = condition(req, 'if-match');
-    if (ifMatch && !matchesStrong(ifMatch, current.etag)) throw preconditionFailed('If-Match does not match the current ETag.');
-    const ifNoneMatch = condition(req, 'if-none-match');
-    if (ifNoneMatch && matchesWeak(ifNoneMatch, current.etag)) return emptyResponse(304, validators(current));
+    if (checkRead(requestConditions(req), current) === 'not-modified') return emptyResponse(304, validators(current));
     return jsonResponse(200, representation(current), validators(current));
   }
 
   async replace(req: ApiRequest, key: RecordKey): Promise<ApiResponse> {
-    const { ifMatch, ifNoneMatch } = this.writeConditions(req, true);
+    const conditions = this.writeConditions(req, true);
     const body = this.recordBody(req, key.collection);
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const current = await this.store.getRecord(key);
       if (current) {
-        checkWritePreconditions(current, ifMatch, ifNoneMatch);
+        checkWrite(conditions, current);
         const next = revise(current, body, req.principal);
         if (await this.store.replaceRecord(next, current.etag)) return ok(next);
       } else {
-        if (ifMatch) throw preconditionFailed('If-Match cannot match: the record does not exist.');
+        if (conditions.ifMatch) throw preconditionFailed('If-Match cannot match: the record does not exist.');
         const record = newRecord(key, body, req.principal);
         const outcome = await this.store.insertRecord(record, this.options.maxObjectsFor(key.tenant));
         if (outcome === 'inserted') return created(record);
@@ -91,12 +89,11 @@ export class RecordsApi {
   }
 
   async patch(req: ApiRequest, key: RecordKey): Promise<ApiResponse> {
-    const { ifMatch, ifNoneMatch } = this.writeConditions(req, false);
+    const conditions = this.writeConditions(req, false);
     const patch = readJsonObject(req.body, 'PATCH');
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      const current = await this.store.getRecord(key);
-      if (!current) throw ifMatch ? preconditionFailed('If-Match cannot match: the record does not exist.') : missing(key);
-      checkWritePreconditions(current, ifMatch, ifNoneMatch);
+      const current = await this.existing(key, conditions);
+      checkWrite(conditions, current);
       const merged = withoutId(mergePatch(current.data, patch) as Record<string, unknown>);
       this.collections.validate(key.collection, merged);
       const next = revise(current, merged, req.principal);
@@ -106,23 +103,26 @@ export class RecordsApi {
   }
 
   async remove(req: ApiRequest, key: RecordKey): Promise<ApiResponse> {
-    const { ifMatch, ifNoneMatch } = this.writeConditions(req, false);
+    const conditions = this.writeConditions(req, false);
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      const current = await this.store.getRecord(key);
-      if (!current) throw ifMatch ? preconditionFailed('If-Match cannot match: the record does not exist.') : missing(key);
-      checkWritePreconditions(current, ifMatch, ifNoneMatch);
+      const current = await this.existing(key, conditions);
+      checkWrite(conditions, current);
       if (await this.store.deleteRecord(key, current.etag)) return emptyResponse(204);
     }
     throw contention();
   }
 
-  private writeConditions(req: ApiRequest, isPut: boolean) {
-    const ifMatch = condition(req, 'if-match');
-    const ifNoneMatch = condition(req, 'if-none-match');
-    if (this.options.requireIfMatch && !ifMatch && !(isPut && ifNoneMatch?.any)) {
-      throw new ApiError(428, 'precondition_required', 'This server requires If-Match with the current ETag on modifications.');
-    }
-    return { ifMatch, ifNoneMatch };
+  private writeConditions(req: ApiRequest, isPut: boolean): Conditions {
+    const conditions = requestConditions(req);
+    checkRequired(conditions, this.options.requireIfMatch, isPut);
+    return conditions;
+  }
+
+  /** The record a PATCH or DELETE acts on: 404 when absent, or 412 when the write was conditional on it. */
+  private async existing(key: RecordKey, conditions: Conditions): Promise<StoredRecord> {
+    const current = await this.store.getRecord(key);
+    if (current) return current;
+    throw conditions.ifMatch ? preconditionFailed('If-Match cannot match: the record does not exist.') : missing(key);
   }
 
   private recordBody(req: ApiRequest, collection: string): Record<string, unknown> {
@@ -130,18 +130,6 @@ export class RecordsApi {
     this.collections.validate(collection, body);
     return body;
   }
-}
-
-function condition(req: ApiRequest, name: 'if-match' | 'if-none-match'): EtagCondition | undefined {
-  const value = req.headers.get(name);
-  if (value === undefined) return undefined;
-  // A malformed list names no ETag, so it can match nothing.
-  return parseEtagCondition(value) ?? { any: false, tags: [] };
-}
-
-function checkWritePreconditions(current: StoredRecord, ifMatch?: EtagCondition, ifNoneMatch?: EtagCondition): void {
-  if (ifMatch && !matchesStrong(ifMatch, current.etag)) throw preconditionFailed('If-Match does not match the current ETag.');
-  if (ifNoneMatch && matchesWeak(ifNoneMatch, current.etag)) throw preconditionFailed('If-None-Match matches the current record.');
 }
 
 function integerParam(value: string | null, name: string, fallback: number, max: number): number {
@@ -177,7 +165,7 @@ function newRecord(key: RecordKey, data: Record<string, unknown>, who: Principal
   return { ...key, data, etag: newEtag(), created: now, updated: now, createdBy: who.subject, updatedBy: who.subject };
 }
 
-function revise(current: StoredRecord, data: Record<string, unknown>, who: Principal): StoredRecord {
+export function revise(current: StoredRecord, data: Record<string, unknown>, who: Principal): StoredRecord {
   return { ...current, data, etag: newEtag(), updated: new Date().toISOString(), updatedBy: who.subject };
 }
 
@@ -193,7 +181,7 @@ export function recordLocation(key: RecordKey): string {
   return encodePath(['v1', ...key.collection.split('/'), key.id]);
 }
 
-function validators(r: StoredRecord): Record<string, string> {
+export function validators(r: StoredRecord): Record<string, string> {
   return { etag: formatEtag(r.etag), 'last-modified': new Date(r.updated).toUTCString() };
 }
 
@@ -207,10 +195,6 @@ function created(r: StoredRecord): ApiResponse {
 
 function missing(key: RecordKey): ApiError {
   return new ApiError(404, 'not_found', `No record ${key.id} in ${key.collection}.`);
-}
-
-function preconditionFailed(detail: string): ApiError {
-  return new ApiError(412, 'precondition_failed', detail);
 }
 
 function objectLimit(tenant: string): ApiError {
