@@ -18,6 +18,19 @@ interface Op {
   headers?: Record<string, string>;
 }
 
+/** An operation as the route handlers take it, built without HTTP, validation or header filtering. */
+function toApiRequest(op: Op): ApiRequest {
+  const q = op.path.indexOf('?');
+  return {
+    method: op.method,
+    path: q < 0 ? op.path : op.path.slice(0, q),
+    query: new URLSearchParams(q < 0 ? '' : op.path.slice(q + 1)),
+    headers: new Map(Object.entries(op.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
+    body: op.body === undefined ? { kind: 'none' } : { kind: 'json', value: op.body },
+    principal,
+  };
+}
+
 type Workload = { name: string; ops: (s: BenchServer, round: number, variant: string) => Promise<Op[]> };
 
 const WORKLOADS: Workload[] = [
@@ -103,17 +116,7 @@ function variants(s: BenchServer, naive: { port: number }) {
         if (r.status !== 200) throw new Error(`naive batch failed: ${r.status}`);
       }),
     '(e) floor: route handlers called directly': async (ops: Op[]) => {
-      const reqs: ApiRequest[] = ops.map((op) => {
-        const q = op.path.indexOf('?');
-        return {
-          method: op.method,
-          path: q < 0 ? op.path : op.path.slice(0, q),
-          query: new URLSearchParams(q < 0 ? '' : op.path.slice(q + 1)),
-          headers: new Map(Object.entries(op.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
-          body: op.body === undefined ? { kind: 'none' } : { kind: 'json', value: op.body },
-          principal,
-        };
-      });
+      const reqs = ops.map(toApiRequest);
       return time(async () => {
         for (const r of reqs) await s.services.api(r);
       });
@@ -124,15 +127,7 @@ function variants(s: BenchServer, naive: { port: number }) {
         const batch = JSON.parse(text) as { requests: Op[] };
         const responses = [];
         for (const op of batch.requests) {
-          const q = op.path.indexOf('?');
-          const res = await s.services.api({
-            method: op.method,
-            path: q < 0 ? op.path : op.path.slice(0, q),
-            query: new URLSearchParams(q < 0 ? '' : op.path.slice(q + 1)),
-            headers: new Map(Object.entries(op.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
-            body: op.body === undefined ? { kind: 'none' } : { kind: 'json', value: op.body },
-            principal,
-          });
+          const res = await s.services.api(toApiRequest(op));
           responses.push({ status: res.status, headers: res.headers, body: res.body ?? null });
         }
         JSON.stringify({ responses });

@@ -18,6 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import { RECORD_COLUMNS as COLUMNS, INSERT_SQL, REPLACE_SQL } from '../src/store/postgres/postgres-store.js';
 import postgres from 'postgres';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import type { StoredRecord } from '../src/store/types.js';
@@ -29,27 +30,8 @@ const ROUNDS = 2;
 const POOL = 10;
 const schema = `omnibus_bench_${randomBytes(4).toString('hex')}`;
 
-// The statements of src/store/postgres/postgres-store.ts.
-const COLUMNS = 'tenant, collection, id, data, etag, created, updated, created_by, updated_by';
+// The store's own statements, so the drivers are measured on exactly what it sends.
 const GET_SQL = `SELECT ${COLUMNS} FROM records WHERE tenant = $1 AND collection = $2 AND id = $3`;
-const INSERT_SQL = `
-WITH bump AS (
-  INSERT INTO tenant_usage AS u (tenant, objects) VALUES ($1, 1)
-  ON CONFLICT (tenant) DO UPDATE SET objects = u.objects + 1
-  WHERE $10::bigint <= 0 OR u.objects < $10::bigint
-  RETURNING 1
-), ins AS (
-  INSERT INTO records (${COLUMNS})
-  SELECT $1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM bump)
-  ON CONFLICT (tenant, collection, id) DO NOTHING
-  RETURNING 1
-)
-SELECT EXISTS (SELECT 1 FROM bump) AS bumped,
-       EXISTS (SELECT 1 FROM ins) AS inserted,
-       EXISTS (SELECT 1 FROM records WHERE tenant = $1 AND collection = $2 AND id = $3) AS present`;
-const REPLACE_SQL = `
-UPDATE records SET data = $1::jsonb, etag = $2, updated = $3, updated_by = $4
-WHERE tenant = $5 AND collection = $6 AND id = $7 AND etag = $8`;
 
 const DATA = {
   attributes: [

@@ -109,7 +109,7 @@ interface TxContext {
   usage: Map<string, number>;
 }
 
-const RECORD_COLUMNS = 'tenant, collection, id, data, etag, created, updated, created_by, updated_by';
+export const RECORD_COLUMNS = 'tenant, collection, id, data, etag, created, updated, created_by, updated_by';
 
 /**
  * Create under the object limit, in one statement: bump the tenant's counter
@@ -119,7 +119,7 @@ const RECORD_COLUMNS = 'tenant, collection, id, data, etag, created, updated, cr
  * every earlier create of this tenant has committed or rolled back.
  * `present` reads the statement's snapshot, i.e. rows that existed before it.
  */
-const INSERT_SQL = `
+export const INSERT_SQL = `
 WITH bump AS (
   INSERT INTO tenant_usage AS u (tenant, objects) VALUES ($1, 1)
   ON CONFLICT (tenant) DO UPDATE SET objects = u.objects + 1
@@ -149,7 +149,7 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[]
 /** The counter was bumped but the id existed: give the slot back (same transaction). */
 const UNBUMP_SQL = 'UPDATE tenant_usage SET objects = objects - 1 WHERE tenant = $1';
 
-const REPLACE_SQL = `
+export const REPLACE_SQL = `
 UPDATE records SET data = $1::jsonb, etag = $2, updated = $3, updated_by = $4
 WHERE tenant = $5 AND collection = $6 AND id = $7 AND etag = $8`;
 
