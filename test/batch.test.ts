@@ -205,6 +205,14 @@ describeEachBackend('batches', () => {
       expect(del.status).toBe(204);
     });
 
+    it('answers HEAD inside a batch with GET\'s status and headers and no body', async () => {
+      await s.call('PUT', '/v1/ops/head', { json: { v: 1 } });
+      const r = await ops([{ method: 'HEAD', path: '/v1/ops/head' }]);
+      expect(r.json.responses[0].status).toBe(200);
+      expect(r.json.responses[0].headers.etag).toMatch(/^"/);
+      expect(r.json.responses[0].body).toBeNull();
+    });
+
     it('honours If-Match per operation', async () => {
       const c = await s.call('PUT', '/v1/ops/im', { json: { v: 1 } });
       const r = await ops([

@@ -32,6 +32,12 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
   const extra = options.extraRoutes ?? [];
 
   return async function handleApiRequest(req: ApiRequest): Promise<ApiResponse> {
+    const res = await route(req);
+    // HEAD answers GET's status and headers without its body, in a batch as over HTTP.
+    return req.method === 'HEAD' ? { status: res.status, headers: res.headers } : res;
+  };
+
+  async function route(req: ApiRequest): Promise<ApiResponse> {
     try {
       const method = req.method === 'HEAD' ? 'GET' : req.method;
       requireScope(req, method);
@@ -66,7 +72,7 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
     } catch (err) {
       return errorResponse(err);
     }
-  };
+  }
 }
 
 function requireScope(req: ApiRequest, method: string): void {
