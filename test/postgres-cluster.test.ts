@@ -1,9 +1,8 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isCI, PG_TEST_URL, pgAvailable, POSTGRES_BACKEND } from './support/backends.js';
+import { isCI, PG_TEST_URL, pgAvailable, POSTGRES_BACKEND, withPgClient } from './support/backends.js';
 import { startTestServer, TOKEN_LIST, TOKENS, type TestServer } from './support/server.js';
 
 /**
@@ -15,16 +14,7 @@ const available = await pgAvailable();
 if (!available && !isCI()) console.warn('\n*** PostgreSQL unreachable: postgres-cluster tests SKIPPED (they fail under CI=true) ***\n');
 const run = available || isCI();
 
-async function admin<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  c.on('error', () => {});
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end().catch(() => {});
-  }
-}
+const admin = withPgClient;
 
 function withDatabase(url: string, database: string): string {
   const u = new URL(url);

@@ -110,16 +110,7 @@ export const POSTGRES_BACKEND: Backend = {
       stores.push(store);
       return store;
     };
-    const withAdmin = async <T>(fn: (client: pg.Client) => Promise<T>): Promise<T> => {
-      const client = new pg.Client({ connectionString: PG_TEST_URL });
-      client.on('error', () => {});
-      await client.connect();
-      try {
-        return await fn(client);
-      } finally {
-        await client.end().catch(() => {});
-      }
-    };
+    const withAdmin = <T>(fn: (client: pg.Client) => Promise<T>): Promise<T> => withPgClient(PG_TEST_URL, fn);
     let store: Store;
     try {
       store = await openOne();
@@ -147,6 +138,18 @@ export const POSTGRES_BACKEND: Backend = {
 };
 
 export const BACKENDS: Backend[] = [SQLITE_BACKEND, POSTGRES_BACKEND];
+
+/** Runs `fn` on a short-lived client of its own (for test set-up: schemas, databases, killing connections). */
+export async function withPgClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
 
 let probe: Promise<boolean> | undefined;
 
