@@ -48,6 +48,8 @@ import type { Scope } from '../../auth/principal.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { AsyncMutex } from '../async-mutex.js';
 import { MIGRATIONS } from '../migrations.js';
+import { RECORD_COLUMNS, recordValues } from '../record-columns.js';
+export { RECORD_COLUMNS };
 import type { InsertOptions, InsertOutcome, ListQuery, RecordKey, Store, StoredRecord, TokenRecord } from '../types.js';
 import { isConnectionError } from './connection-errors.js';
 import { compilePostgresFilter, compilePostgresOrderBy } from './postgres-filter-compiler.js';
@@ -109,7 +111,6 @@ interface TxContext {
   usage: Map<string, number>;
 }
 
-export const RECORD_COLUMNS = 'tenant, collection, id, data, etag, created, updated, created_by, updated_by';
 
 /**
  * Create under the object limit, in one statement: bump the tenant's counter
@@ -274,18 +275,7 @@ export class PostgresStore implements Store {
       const r = await client.query<{ bumped: boolean; inserted: boolean; present: boolean }>({
         name: 'omnibus_insert_record',
         text: INSERT_SQL,
-        values: [
-          record.tenant,
-          record.collection,
-          record.id,
-          JSON.stringify(record.data),
-          record.etag,
-          record.created,
-          record.updated,
-          record.createdBy,
-          record.updatedBy,
-          maxObjects,
-        ],
+        values: [...recordValues(record), maxObjects],
       });
       const row = r.rows[0];
       if (!row) throw new Error('insertRecord: no result row');
@@ -397,23 +387,10 @@ export class PostgresStore implements Store {
   /** Writes deferred creates (one statement) and the locked usage counts. Call holding `ctx.lock`. */
   private async flush(ctx: TxContext): Promise<void> {
     if (ctx.pending.length > 0) {
-      const rows = ctx.pending.splice(0);
-      const column = <K extends keyof StoredRecord>(k: K) => rows.map((r) => r[k]);
-      await ctx.client.query({
-        name: 'omnibus_insert_many',
-        text: INSERT_MANY_SQL,
-        values: [
-          column('tenant'),
-          column('collection'),
-          column('id'),
-          rows.map((r) => JSON.stringify(r.data)),
-          column('etag'),
-          column('created'),
-          column('updated'),
-          column('createdBy'),
-          column('updatedBy'),
-        ],
-      });
+      const rows = ctx.pending.splice(0).map(recordValues);
+      // One array per column, for unnest.
+      const columns = rows[0]!.map((_, i) => rows.map((row) => row[i]));
+      await ctx.client.query({ name: 'omnibus_insert_many', text: INSERT_MANY_SQL, values: columns });
     }
     for (const [tenant, objects] of ctx.usage) {
       await ctx.client.query({ name: 'omnibus_set_usage', text: 'UPDATE tenant_usage SET objects = $2 WHERE tenant = $1', values: [tenant, objects] });

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Scope } from '../../auth/principal.js';
 import { MIGRATIONS } from '../migrations.js';
+import { RECORD_COLUMNS, recordValues } from '../record-columns.js';
 import { AsyncMutex } from '../async-mutex.js';
 import type { InsertOutcome, ListQuery, RecordKey, Store, StoredRecord, TokenRecord } from '../types.js';
 import { compileSqliteFilter, compileSqliteOrderBy } from './sqlite-filter-compiler.js';
@@ -148,19 +149,9 @@ export class SqliteStore implements Store {
     }
     const inserted = this.stmt(
       db,
-      `INSERT INTO records (tenant, collection, id, data, etag, created, updated, created_by, updated_by)
+      `INSERT INTO records (${RECORD_COLUMNS})
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, collection, id) DO NOTHING`,
-    ).run(
-      record.tenant,
-      record.collection,
-      record.id,
-      JSON.stringify(record.data),
-      record.etag,
-      record.created,
-      record.updated,
-      record.createdBy,
-      record.updatedBy,
-    );
+    ).run(...recordValues(record));
     if (inserted.changes === 0) {
       this.stmt(db, 'UPDATE tenant_usage SET objects = objects - 1 WHERE tenant = ?').run(record.tenant);
       return 'exists';

@@ -1,0 +1,9 @@
+import type { StoredRecord } from './types.js';
+
+/** The `records` columns a write sets, in one order that both backends' SQL and values follow. */
+export const RECORD_COLUMNS = 'tenant, collection, id, data, etag, created, updated, created_by, updated_by';
+
+/** A record's values in `RECORD_COLUMNS` order (`data` as JSON text). */
+export function recordValues(r: StoredRecord): unknown[] {
+  return [r.tenant, r.collection, r.id, JSON.stringify(r.data), r.etag, r.created, r.updated, r.createdBy, r.updatedBy];
+}
