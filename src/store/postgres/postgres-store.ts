@@ -48,7 +48,7 @@ import type { Scope } from '../../auth/principal.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { AsyncMutex } from '../async-mutex.js';
 import { MIGRATIONS } from '../migrations.js';
-import { RECORD_COLUMNS, recordValues } from '../record-columns.js';
+import { RECORD_COLUMNS, recordValues, replaceValues } from '../record-columns.js';
 export { RECORD_COLUMNS };
 import type { InsertOptions, InsertOutcome, ListQuery, RecordKey, Store, StoredRecord, TokenRecord } from '../types.js';
 import { isConnectionError } from './connection-errors.js';
@@ -291,16 +291,7 @@ export class PostgresStore implements Store {
   }
 
   async replaceRecord(record: StoredRecord, expectedEtag: string): Promise<boolean> {
-    const r = await this.query('omnibus_replace_record', REPLACE_SQL, [
-      JSON.stringify(record.data),
-      record.etag,
-      record.updated,
-      record.updatedBy,
-      record.tenant,
-      record.collection,
-      record.id,
-      expectedEtag,
-    ]);
+    const r = await this.query('omnibus_replace_record', REPLACE_SQL, replaceValues(record, expectedEtag));
     return r.rowCount === 1;
   }
 

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Scope } from '../../auth/principal.js';
 import { MIGRATIONS } from '../migrations.js';
-import { RECORD_COLUMNS, recordValues } from '../record-columns.js';
+import { RECORD_COLUMNS, recordValues, replaceValues } from '../record-columns.js';
 import { AsyncMutex } from '../async-mutex.js';
 import type { InsertOutcome, ListQuery, RecordKey, Store, StoredRecord, TokenRecord } from '../types.js';
 import { compileSqliteFilter, compileSqliteOrderBy } from './sqlite-filter-compiler.js';
@@ -165,16 +165,7 @@ export class SqliteStore implements Store {
         db,
         `UPDATE records SET data = ?, etag = ?, updated = ?, updated_by = ?
          WHERE tenant = ? AND collection = ? AND id = ? AND etag = ?`,
-      ).run(
-        JSON.stringify(record.data),
-        record.etag,
-        record.updated,
-        record.updatedBy,
-        record.tenant,
-        record.collection,
-        record.id,
-        expectedEtag,
-      );
+      ).run(...replaceValues(record, expectedEtag));
       return r.changes === 1;
     });
   }
