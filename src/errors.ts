@@ -25,7 +25,13 @@ export type ErrorCode =
   | 'transaction_rolled_back'
   | 'batch_halted'
   | 'deadline_exceeded'
-  | 'internal';
+  | 'internal'
+  | 'invalid_dependency'
+  | 'failed_dependency'
+  | 'invalid_multipart'
+  | 'idempotency_key_reused'
+  | 'idempotency_in_progress'
+  | 'rate_limited';
 
 const TITLES: Record<ErrorCode, string> = {
   bad_request: 'Bad Request',
@@ -51,6 +57,12 @@ const TITLES: Record<ErrorCode, string> = {
   batch_halted: 'Batch Halted',
   deadline_exceeded: 'Deadline Exceeded',
   internal: 'Internal Server Error',
+  invalid_dependency: 'Invalid Dependency',
+  failed_dependency: 'Failed Dependency',
+  invalid_multipart: 'Invalid Multipart',
+  idempotency_key_reused: 'Idempotency Key Reused',
+  idempotency_in_progress: 'Idempotency In Progress',
+  rate_limited: 'Rate Limited',
 };
 
 export interface Problem {
@@ -67,8 +79,16 @@ export class ApiError extends Error {
   readonly code: ErrorCode;
   /** Extra problem members, e.g. `position` for a malformed `$filter`. */
   readonly extensions: Record<string, unknown>;
+  /** Response headers that belong to this error (`Retry-After`, `Allow`), lower-case names. */
+  readonly headers: Record<string, string>;
 
-  constructor(status: number, code: ErrorCode, detail: string, extensions: Record<string, unknown> = {}) {
+  constructor(
+    status: number,
+    code: ErrorCode,
+    detail: string,
+    extensions: Record<string, unknown> = {},
+    headers: Record<string, string> = {},
+  ) {
     // A client error needs no stack trace, and capturing one costs more than a
     // batch operation's whole route: a batch of 100 failing reads would pay it 100 times.
     const limit = Error.stackTraceLimit;
@@ -79,6 +99,7 @@ export class ApiError extends Error {
     this.status = status;
     this.code = code;
     this.extensions = extensions;
+    this.headers = headers;
   }
 
   toProblem(): Problem {
@@ -103,6 +124,14 @@ export function problem(
 }
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/** The headers of a problem response: its content type plus the error's own (`Allow`, `Retry-After`). */
+export function problemHeaders(err: ApiError): Record<string, string> {
+  const headers: Record<string, string> = { 'content-type': PROBLEM_CONTENT_TYPE, ...err.headers };
+  const allow = err.extensions['allow'];
+  if (typeof allow === 'string') headers['allow'] = allow;
+  return headers;
+}
 
 /** Turns anything thrown into a problem; unknown errors become a 500 that reveals nothing. */
 export function toApiError(err: unknown): ApiError {

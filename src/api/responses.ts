@@ -1,4 +1,4 @@
-import { PROBLEM_CONTENT_TYPE, toApiError } from '../errors.js';
+import { problemHeaders, toApiError } from '../errors.js';
 import type { ApiResponse } from './types.js';
 
 export const JSON_CONTENT_TYPE = 'application/json';
@@ -14,8 +14,5 @@ export function emptyResponse(status: number, headers: Record<string, string> = 
 /** Renders anything thrown as problem+json; unknown errors become an opaque 500. */
 export function errorResponse(err: unknown): ApiResponse {
   const e = toApiError(err);
-  const headers: Record<string, string> = { 'content-type': PROBLEM_CONTENT_TYPE };
-  const allow = e.extensions['allow'];
-  if (typeof allow === 'string') headers['allow'] = allow;
-  return { status: e.status, headers, body: e.toProblem() };
+  return { status: e.status, headers: problemHeaders(e), body: e.toProblem() };
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import type { ApiResponse } from '../api/types.js';
-import { ApiError, PROBLEM_CONTENT_TYPE } from '../errors.js';
+import { ApiError, problemHeaders } from '../errors.js';
 
 /**
  * The request target exactly as the client sent it. The WHATWG URL parser
@@ -46,7 +46,7 @@ export function toWebResponse(res: ApiResponse, omitBody = false): Response {
 }
 
 export function problemWebResponse(err: ApiError): Response {
-  const headers: Record<string, string> = { 'content-type': PROBLEM_CONTENT_TYPE };
+  const headers = problemHeaders(err);
   if (err.status === 401) headers['www-authenticate'] = 'Bearer';
   return new Response(JSON.stringify(err.toProblem()), { status: err.status, headers });
 }
