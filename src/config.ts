@@ -23,6 +23,10 @@ export interface Config {
   tenantMaxObjects: Record<string, number>;
   requireIfMatch: boolean;
   batchDeadlineMs: number;
+  /** Longest time a batch holds the SQLite writer before committing what it has done so far. */
+  batchCommitMs: number;
+  /** Independent operations of one batch that may run at the same time (dialects with a dependency graph). */
+  batchConcurrency: number;
   logLevel: string;
   /** When true, any valid single-segment collection name is created on first write. */
   openCollections: boolean;
@@ -40,6 +44,8 @@ export const DEFAULTS: Config = {
   tenantMaxObjects: {},
   requireIfMatch: false,
   batchDeadlineMs: 30_000,
+  batchCommitMs: 20,
+  batchConcurrency: 8,
   logLevel: 'info',
   openCollections: true,
   collections: [],
@@ -65,6 +71,8 @@ const envSchema = z.object({
   OMNIBUS_MAX_OBJECTS: nonNegativeInt.optional(),
   OMNIBUS_REQUIRE_IF_MATCH: boolish.optional(),
   OMNIBUS_BATCH_DEADLINE_MS: positiveInt.optional(),
+  OMNIBUS_BATCH_COMMIT_MS: nonNegativeInt.optional(),
+  OMNIBUS_BATCH_CONCURRENCY: positiveInt.optional(),
   OMNIBUS_CONFIG: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
 });
@@ -111,10 +119,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxObjects: e.OMNIBUS_MAX_OBJECTS ?? DEFAULTS.maxObjects,
     requireIfMatch: e.OMNIBUS_REQUIRE_IF_MATCH ?? DEFAULTS.requireIfMatch,
     batchDeadlineMs: e.OMNIBUS_BATCH_DEADLINE_MS ?? DEFAULTS.batchDeadlineMs,
+    batchCommitMs: e.OMNIBUS_BATCH_COMMIT_MS ?? DEFAULTS.batchCommitMs,
+    batchConcurrency: e.OMNIBUS_BATCH_CONCURRENCY ?? DEFAULTS.batchConcurrency,
     logLevel: e.LOG_LEVEL ?? DEFAULTS.logLevel,
   };
   if (e.OMNIBUS_CONFIG) applyConfigFile(config, e.OMNIBUS_CONFIG);
-  return { ...config, ...stripUndefined(overrides) };
+  const result = { ...config, ...stripUndefined(overrides) };
+  checkDatabaseUrl(result.databaseUrl);
+  return result;
 }
 
 function sqlitePathFromUrl(url: string | undefined): string | undefined {
@@ -147,6 +159,29 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 
 export function isPostgresUrl(url: string | undefined): url is string {
   return !!url && /^postgres(ql)?:\/\//i.test(url);
+}
+
+/** The forms `DATABASE_URL` accepts, as the refusal message lists them. */
+export const DATABASE_URL_FORMS = [
+  'postgres://user:password@host:5432/database (or postgresql://…) for PostgreSQL',
+  'sqlite:./path/to/file.db or file:./path/to/file.db for SQLite',
+  'unset: SQLite at OMNIBUS_DB (default ./data/omnibus.db)',
+];
+
+/** Refuses a `DATABASE_URL` Omnibus cannot use, rather than silently falling back to SQLite. */
+export function checkDatabaseUrl(url: string | undefined): void {
+  if (url === undefined || isPostgresUrl(url) || /^(sqlite|file):./i.test(url)) return;
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url)?.[1];
+  const what = scheme ? `the scheme "${scheme}:" is not supported` : 'it is not a URL';
+  throw new ConfigError(
+    `DATABASE_URL=${redactUrl(url)} cannot be used: ${what}. Use one of:\n` +
+      DATABASE_URL_FORMS.map((f) => `  - ${f}`).join('\n'),
+  );
+}
+
+/** A database URL safe to print: the password is replaced by `***`. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/[^:@/?#]*):[^@/?#]*@/, '$1:***@');
 }
 
 export const COLLECTION_NAME_PATTERN = collectionNamePattern;

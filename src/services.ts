@@ -4,7 +4,10 @@ import { createApiHandler, type ExtraRoute } from './api/router.js';
 import type { ApiHandler } from './api/types.js';
 import { Authenticator, bootstrapTokens } from './auth/authenticator.js';
 import type { Config } from './config.js';
+import { readAheadFor } from './api/read-ahead.js';
+import type { ReadAhead } from './engine/types.js';
 import { silentLogger, type Logger } from './log.js';
+import { errorFields, logFields } from './log-context.js';
 import { RequestMeter } from './metrics.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/types.js';
@@ -17,6 +20,10 @@ export interface Services {
   api: ApiHandler;
   meter: RequestMeter;
   logger: Logger;
+  /** Fetches a batch's runs of reads in one query where the store's round trips are costly. */
+  readAhead?: ReadAhead;
+  /** Logs an error that made a request or operation answer 5xx, once, with the request's log fields. */
+  logUnexpected(err: unknown): void;
 }
 
 export async function createServices(
@@ -28,6 +35,8 @@ export async function createServices(
   await bootstrapTokens(auth, config.tokens);
   const collections = new CollectionRegistry(config.collections, config.openCollections);
   const meter = new RequestMeter();
+  const logger = options.logger ?? silentLogger;
+  const logUnexpected = (err: unknown): void => logger.error({ ...logFields(), err: errorFields(err) }, 'unexpected error');
   const api = meter.wrap(createApiHandler({
     store,
     collections,
@@ -35,6 +44,9 @@ export async function createServices(
     maxObjectsFor: (tenant) => config.tenantMaxObjects[tenant] ?? config.maxObjects,
     // Seed 003's GET / PATCH /api/object/{ref}, which the XML dialect's read and included_attrs update use.
     extraRoutes: [objectXmlRoute({ store, collections, requireIfMatch: config.requireIfMatch }), ...(options.extraRoutes ?? [])],
+    onUnexpectedError: logUnexpected,
   }));
-  return { config, store, auth, api, meter, logger: options.logger ?? silentLogger };
+  // On SQLite a read costs microseconds in-process: nothing to gain by reading ahead.
+  const readAhead = store.kind === 'postgres' ? readAheadFor(store, collections) : undefined;
+  return { config, store, auth, api, meter, logger, readAhead, logUnexpected };
 }

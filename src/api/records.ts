@@ -6,6 +6,7 @@ import type { RecordKey, Store, StoredRecord } from '../store/types.js';
 import type { CollectionRegistry } from './collections.js';
 import { formatEtag, newEtag, randomChunk } from './etag.js';
 import { mergePatch } from './merge-patch.js';
+import { fetchedRecord } from './read-ahead.js';
 import { checkRead, checkRequired, checkWrite, preconditionFailed, requestConditions, type Conditions } from './preconditions.js';
 import { readJsonObject } from './request-body.js';
 import { emptyResponse, jsonResponse } from './responses.js';
@@ -62,7 +63,8 @@ export class RecordsApi {
   }
 
   async read(req: ApiRequest, key: RecordKey): Promise<ApiResponse> {
-    const current = await this.store.getRecord(key);
+    const ahead = fetchedRecord(key);
+    const current = ahead === undefined ? await this.store.getRecord(key) : (ahead ?? undefined);
     if (!current) throw missing(key);
     if (checkRead(requestConditions(req), current) === 'not-modified') return emptyResponse(304, validators(current));
     return jsonResponse(200, representation(current), validators(current));

@@ -21,6 +21,8 @@ export interface ApiOptions extends RecordsOptions {
   store: Store;
   collections: CollectionRegistry;
   extraRoutes?: ExtraRoute[];
+  /** Told of every error that is not a client's mistake (the request answers 5xx). */
+  onUnexpectedError?: (err: unknown) => void;
 }
 
 /**
@@ -70,6 +72,7 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
           throw notAllowed(method, 'GET, HEAD, PUT, PATCH, DELETE');
       }
     } catch (err) {
+      if (!(err instanceof ApiError)) options.onUnexpectedError?.(err);
       return errorResponse(err);
     }
   }

@@ -1,7 +1,9 @@
-import type { ApiResponse } from '../api/types.js';
-import { ApiError, problem, PROBLEM_CONTENT_TYPE, toApiError } from '../errors.js';
+import type { ApiRequest, ApiResponse } from '../api/types.js';
+import type { Principal } from '../auth/principal.js';
+import { ApiError, problem, problemHeaders, PROBLEM_CONTENT_TYPE, toApiError } from '../errors.js';
+import { withLogFields } from '../log-context.js';
 import type { PreparedOperation } from './validate.js';
-import type { BatchOutcome, ExecutionContext, OperationResult } from './types.js';
+import type { BatchCommit, BatchOutcome, ExecutionContext, OperationResult } from './types.js';
 
 /** A unit of the plan: one operation, or a transaction group run at its first member's position. */
 type Unit = { kind: 'single'; op: PreparedOperation } | { kind: 'group'; key: string; members: PreparedOperation[] };
@@ -37,35 +39,92 @@ export function plan(ops: PreparedOperation[]): Unit[] {
 /**
  * Runs a validated batch: units in order, one at a time; groups inside one
  * store transaction, rolled back when a member ends >= 400 or throws; with
- * `stopOnError`, nothing after the first failure runs.
+ * `stopOnError`, nothing after the first failure runs. Standalone operations
+ * share the batch commit when the store offers one; the answer is returned
+ * only once everything the batch did is committed.
  */
 export async function executeBatch(
   ops: PreparedOperation[],
   ctx: ExecutionContext,
   options: { stopOnError?: boolean } = {},
 ): Promise<BatchOutcome> {
-  const results: OperationResult[] = new Array(ops.length);
-  const units = plan(ops);
-  let halted = false;
-  for (let u = 0; u < units.length; u++) {
-    const unit = units[u]!;
-    const failed = unit.kind === 'single' ? await runSingle(unit.op, ctx, results) : await runGroup(unit.members, ctx, results);
-    if (failed && options.stopOnError) {
-      halted = u < units.length - 1;
-      return { results: results.filter(Boolean).slice(0, lastIndex(unit) + 1), halted };
-    }
+  const commit = ctx.transactions?.openBatchCommit?.();
+  try {
+    const outcome = await runUnits(plan(ops), ops.length, ctx, commit, options.stopOnError === true);
+    await commit?.commit();
+    return outcome;
+  } catch (err) {
+    await commit?.abort();
+    throw err;
   }
-  return { results, halted };
+}
+
+async function runUnits(
+  units: Unit[],
+  count: number,
+  ctx: ExecutionContext,
+  commit: BatchCommit | undefined,
+  stopOnError: boolean,
+): Promise<BatchOutcome> {
+  const results: OperationResult[] = new Array(count);
+  const halt = (u: number): BatchOutcome => ({
+    results: results.filter(Boolean).slice(0, lastIndex(units[u]!) + 1),
+    halted: u < units.length - 1,
+  });
+  for (let u = 0; u < units.length; ) {
+    const unit = units[u]!;
+    if (unit.kind === 'group') {
+      await commit?.commit(); // the group is all-or-none in a transaction of its own
+      if ((await runGroup(unit.members, ctx, results)) && stopOnError) return halt(u);
+      u++;
+      continue;
+    }
+    const singles = readRun(units, u, ctx);
+    const run = async (): Promise<number> => {
+      for (let k = 0; k < singles.length; k++) {
+        if ((await runSingle(singles[k]!, ctx, results, commit)) && stopOnError) return k;
+      }
+      return -1;
+    };
+    const stoppedAt = singles.length > 1 && ctx.readAhead ? await ctx.readAhead(singles.map((p) => apiRequest(p, ctx.principal)), run) : await run();
+    if (stoppedAt >= 0) return halt(u + stoppedAt);
+    u += singles.length;
+  }
+  return { results, halted: false };
+}
+
+/** The standalone operation at `units[u]`, with the single-record reads that directly follow it when it is one. */
+function readRun(units: Unit[], u: number, ctx: ExecutionContext): PreparedOperation[] {
+  const first = (units[u] as Extract<Unit, { kind: 'single' }>).op;
+  if (!ctx.readAhead || !isReadAheadable(first)) return [first];
+  const run = [first];
+  for (let v = u + 1; v < units.length; v++) {
+    const next = units[v]!;
+    if (next.kind !== 'single' || !isReadAheadable(next.op)) break;
+    run.push(next.op);
+  }
+  return run;
+}
+
+function isReadAheadable(p: PreparedOperation): boolean {
+  return (p.op.method === 'GET' || p.op.method === 'HEAD') && p.target.token === undefined;
 }
 
 function lastIndex(unit: Unit): number {
   return unit.kind === 'single' ? unit.op.op.index : unit.members[unit.members.length - 1]!.op.index;
 }
 
-async function runSingle(op: PreparedOperation, ctx: ExecutionContext, results: OperationResult[]): Promise<boolean> {
-  const result = Date.now() >= ctx.deadline ? deadlineResult(op) : await dispatchOne(op, ctx);
+async function runSingle(op: PreparedOperation, ctx: ExecutionContext, results: OperationResult[], commit?: BatchCommit): Promise<boolean> {
+  let result: OperationResult;
+  if (Date.now() >= ctx.deadline) result = deadlineResult(op);
+  else if (commit) result = await commit.run(isWrite(op), () => dispatchOne(op, ctx), (r) => r.status >= 400);
+  else result = await dispatchOne(op, ctx);
   results[op.op.index] = result;
   return result.status >= 400;
+}
+
+function isWrite(p: PreparedOperation): boolean {
+  return p.op.method !== 'GET' && p.op.method !== 'HEAD';
 }
 
 async function runGroup(members: PreparedOperation[], ctx: ExecutionContext, results: OperationResult[]): Promise<boolean> {
@@ -74,9 +133,10 @@ async function runGroup(members: PreparedOperation[], ctx: ExecutionContext, res
     members.forEach((m, i) => (results[m.op.index] = i === 0 ? problemResult(m, error) : rolledBack(m)));
     return true;
   }
-  const done: OperationResult[] = [];
+  let done: OperationResult[] = [];
   try {
     await ctx.transactions.transaction(async () => {
+      done = []; // the store may re-run this function from the start (a deadlock was broken)
       for (const m of members) {
         const result = Date.now() >= ctx.deadline ? deadlineResult(m) : await dispatchOne(m, ctx);
         if (result.status >= 400) throw new GroupFailure(result);
@@ -88,8 +148,10 @@ async function runGroup(members: PreparedOperation[], ctx: ExecutionContext, res
       // The failing member keeps its own answer; every other member reports the rollback.
       for (const m of members) results[m.op.index] = m.op.index === err.result.index ? err.result : rolledBack(m);
     } else {
-      // The transaction itself failed (BEGIN or COMMIT, a lost connection): no member's effect was kept.
+      // The transaction itself failed (BEGIN or COMMIT, a lost connection, a conflict that
+      // kept coming back): no member's effect was kept.
       const error = toApiError(err);
+      if (!(err instanceof ApiError)) ctx.onUnexpectedError?.(err);
       for (const m of members) results[m.op.index] = { ...problemResult(m, error), ran: false };
     }
     return true;
@@ -98,7 +160,15 @@ async function runGroup(members: PreparedOperation[], ctx: ExecutionContext, res
   return false;
 }
 
-async function dispatchOne(p: PreparedOperation, ctx: ExecutionContext): Promise<OperationResult> {
+function apiRequest(p: PreparedOperation, principal: Principal): ApiRequest {
+  return { method: p.op.method, path: p.target.path, query: p.target.query, headers: p.headers, body: p.op.body, principal };
+}
+
+function dispatchOne(p: PreparedOperation, ctx: ExecutionContext): Promise<OperationResult> {
+  return withLogFields({ index: p.op.index, ...(p.op.id !== undefined ? { opId: p.op.id } : {}) }, () => dispatchAs(p, ctx));
+}
+
+async function dispatchAs(p: PreparedOperation, ctx: ExecutionContext): Promise<OperationResult> {
   let principal = ctx.principal;
   if (p.target.token !== undefined && ctx.authenticateOperation) {
     const other = await ctx.authenticateOperation(p.target.token);
@@ -107,15 +177,9 @@ async function dispatchOne(p: PreparedOperation, ctx: ExecutionContext): Promise
   }
   let res: ApiResponse;
   try {
-    res = await ctx.dispatch({
-      method: p.op.method,
-      path: p.target.path,
-      query: p.target.query,
-      headers: p.headers,
-      body: p.op.body,
-      principal,
-    });
+    res = await ctx.dispatch(apiRequest(p, principal));
   } catch (err) {
+    if (!(err instanceof ApiError)) ctx.onUnexpectedError?.(err);
     return problemResult(p, toApiError(err));
   }
   return { index: p.op.index, id: p.op.id, status: res.status, headers: res.headers, body: res.body, text: res.text, ran: true };
@@ -126,7 +190,7 @@ function problemResult(p: PreparedOperation, err: ApiError): OperationResult {
     index: p.op.index,
     id: p.op.id,
     status: err.status,
-    headers: { 'content-type': PROBLEM_CONTENT_TYPE },
+    headers: problemHeaders(err),
     body: err.toProblem(),
     ran: err.status !== 504,
   };

@@ -50,8 +50,37 @@ export type Dispatcher = (req: ApiRequest) => Promise<ApiResponse>;
 
 /** Runs a function inside one store transaction (see Store.transaction). */
 export interface TransactionRunner {
+  /** May run `fn` more than once: a transaction the database aborted (deadlock) is re-run from its start. */
   transaction<T>(fn: () => Promise<T>): Promise<T>;
+  /** When present, the standalone operations of one batch share one durable commit (see BatchCommit). */
+  openBatchCommit?(): BatchCommit;
 }
+
+/**
+ * One durable commit for the operations of a batch that are in no group: each
+ * runs in its own savepoint of one batch transaction, so a failing operation
+ * undoes only itself, exactly as if it had committed alone, and the batch
+ * pays one commit instead of one per operation. The batch transaction opens
+ * at the first write (a batch of reads never takes the writer) and is
+ * committed whenever it has been open for the store's commit interval, before
+ * a group, and at the end, always before the batch answers.
+ */
+export interface BatchCommit {
+  /** Runs one operation; `undo(result)` true rolls back that operation's effects alone. */
+  run<T>(write: boolean, fn: () => Promise<T>, undo: (result: T) => boolean): Promise<T>;
+  /** Commits what the batch has done so far (nothing open: no-op). */
+  commit(): Promise<void>;
+  /** Rolls back what is not yet committed (the batch itself failed). */
+  abort(): Promise<void>;
+}
+
+/**
+ * Runs `run` with the records that `requests` (single-record GET/HEADs with
+ * no write between them) will read fetched ahead in one go, so that a store
+ * with costly round trips answers them from memory. Results must equal what
+ * the reads would give one by one.
+ */
+export type ReadAhead = <T>(requests: ApiRequest[], run: () => Promise<T>) => Promise<T>;
 
 export interface BatchLimits {
   maxOperations: number;
@@ -70,4 +99,7 @@ export interface ExecutionContext {
    * parameter is removed from the operation and has no effect.
    */
   authenticateOperation?: (token: string) => Promise<Principal | undefined>;
+  readAhead?: ReadAhead;
+  /** Told of every error that was not a client's mistake (it answers 5xx), with the operation's index. */
+  onUnexpectedError?: (err: unknown) => void;
 }

@@ -4,6 +4,7 @@ import type { RequestBody } from '../api/types.js';
 import { hasScope, type Principal } from '../auth/principal.js';
 import { batchPathsOf, DIALECTS, mediaTypeOf, type Dialect } from '../dialects/index.js';
 import { ApiError, toApiError } from '../errors.js';
+import { withLogFields } from '../log-context.js';
 import type { Services } from '../services.js';
 import { handleBatchRequest, type BatchEnvironment } from './batch-handler.js';
 import { readRequestText } from './node-incoming.js';
@@ -20,17 +21,16 @@ export function createHttpApp(services: Services, dialects: readonly Dialect[] =
   const { logger, config } = services;
   const app = new Hono<OmnibusEnv>();
 
-  app.onError((err, c) => {
-    const apiError = toApiError(err);
-    if (apiError.status >= 500) logger.error({ reqId: c.get('requestId'), err }, 'request failed');
-    return problemWebResponse(apiError);
+  app.onError((err) => {
+    if (!(err instanceof ApiError)) services.logUnexpected(err);
+    return problemWebResponse(toApiError(err));
   });
 
   app.use('*', async (c, next) => {
     const requestId = sanitizeRequestId(c.req.header('x-request-id')) ?? randomUUID();
     c.set('requestId', requestId);
     const started = performance.now();
-    await next();
+    await withLogFields({ reqId: requestId, method: c.req.method, route: c.req.path }, next);
     c.res.headers.set('x-request-id', requestId);
     logger.info(
       { reqId: requestId, method: c.req.method, path: c.req.path, status: c.res.status, ms: +(performance.now() - started).toFixed(2) },
@@ -104,10 +104,11 @@ function serverBatchEnvironment(services: Services): BatchEnvironment {
     authenticate: (token) => auth.authenticate(token),
     dispatch: services.api,
     transactions: store,
+    readAhead: services.readAhead,
     precheck: (principal) => ({
       countObjects: () => store.countRecords(principal.tenant),
       maxObjects: config.tenantMaxObjects[principal.tenant] ?? config.maxObjects,
     }),
-    onError: (err) => logger.error({ err }, 'batch failed'),
+    onError: (err) => services.logUnexpected(err),
   };
 }

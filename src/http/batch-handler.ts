@@ -1,9 +1,10 @@
 import type { Principal } from '../auth/principal.js';
 import type { Dialect, PrecheckEnvironment } from '../dialects/types.js';
 import { executeBatch } from '../engine/execute.js';
-import type { Dispatcher, TransactionRunner } from '../engine/types.js';
+import type { Dispatcher, ReadAhead, TransactionRunner } from '../engine/types.js';
 import { validateBatch } from '../engine/validate.js';
 import { ApiError, toApiError } from '../errors.js';
+import { withLogFields } from '../log-context.js';
 import { headerMap, requestToken } from './web.js';
 
 /** What a batch endpoint needs from its host: the Omnibus server or a user's own Hono app. */
@@ -16,7 +17,9 @@ export interface BatchEnvironment {
   authenticate(token: string | undefined): Promise<Principal | undefined>;
   dispatch: Dispatcher;
   transactions?: TransactionRunner;
+  readAhead?: ReadAhead;
   precheck?(principal: Principal): PrecheckEnvironment;
+  /** Told of every error that made the batch or one of its operations answer 5xx (to log it, once). */
   onError?(err: unknown): void;
 }
 
@@ -25,7 +28,17 @@ export interface BatchEnvironment {
  * the limit, decode, validate everything, run, encode. Any refusal before
  * execution is answered in the dialect's own error form and runs nothing.
  */
-export async function handleBatchRequest(
+export function handleBatchRequest(
+  dialect: Dialect,
+  req: Request,
+  query: URLSearchParams,
+  env: BatchEnvironment,
+  readBody: (limit: number) => Promise<string>,
+): Promise<Response> {
+  return withLogFields({ dialect: dialect.name }, () => handle(dialect, req, query, env, readBody));
+}
+
+async function handle(
   dialect: Dialect,
   req: Request,
   query: URLSearchParams,
@@ -50,6 +63,8 @@ export async function handleBatchRequest(
         principal,
         dispatch: env.dispatch,
         transactions: env.transactions,
+        readAhead: env.readAhead,
+        onUnexpectedError: env.onError,
         deadline: Date.now() + env.batchDeadlineMs,
         authenticateOperation: dialect.perOperationToken ? (token) => env.authenticate(token) : undefined,
       },

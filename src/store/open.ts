@@ -5,7 +5,7 @@ import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './types.js';
 
 /** Opens the store the configuration names: PostgreSQL for `postgres://` URLs, else the SQLite file. */
-export async function openStore(config: Pick<Config, 'databaseUrl' | 'sqlitePath'>, logger?: Logger): Promise<Store> {
+export async function openStore(config: Pick<Config, 'databaseUrl' | 'sqlitePath'> & Partial<Pick<Config, 'batchCommitMs'>>, logger?: Logger): Promise<Store> {
   if (isPostgresUrl(config.databaseUrl)) return PostgresStore.open({ url: config.databaseUrl, logger });
-  return new SqliteStore({ path: config.sqlitePath });
+  return new SqliteStore({ path: config.sqlitePath, batchCommitMs: config.batchCommitMs });
 }

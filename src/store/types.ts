@@ -1,4 +1,5 @@
 import type { Scope } from '../auth/principal.js';
+import type { BatchCommit } from '../engine/types.js';
 import type { FilterExpr, OrderByItem } from './query/filter.js';
 
 export interface RecordKey {
@@ -56,13 +57,24 @@ export interface TokenRecord {
  * `transaction(fn)` runs `fn` in one database transaction carried by
  * AsyncLocalStorage: every store call made while `fn` runs (however deep,
  * across awaits) joins it. `fn` rejecting rolls everything back.
+ *
+ * `fn` may run MORE THAN ONCE: when the database aborts the transaction to
+ * break a deadlock or a serialization conflict, nothing of it stayed, and the
+ * store runs `fn` again from the start (a bounded number of times, then 409
+ * `conflict` with `Retry-After`). A caller's `fn` must therefore be
+ * re-runnable: reset any state it builds up at its start, and keep side
+ * effects outside the database (messages, files) until it has returned.
  */
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   transaction<T>(fn: () => Promise<T>): Promise<T>;
+  /** One durable commit for a batch's standalone operations, where the store measures faster with it (SQLite). */
+  openBatchCommit?(): BatchCommit;
   inTransaction(): boolean;
 
   getRecord(key: RecordKey): Promise<StoredRecord | undefined>;
+  /** The records of `keys` that exist, in no particular order (one query where the backend can). */
+  getRecords(keys: RecordKey[]): Promise<StoredRecord[]>;
   listRecords(tenant: string, collection: string, query: ListQuery): Promise<StoredRecord[]>;
   insertRecord(record: StoredRecord, maxObjects: number, options?: InsertOptions): Promise<InsertOutcome>;
   replaceRecord(record: StoredRecord, expectedEtag: string): Promise<boolean>;

@@ -150,6 +150,10 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[]
 /** The counter was bumped but the id existed: give the slot back (same transaction). */
 const UNBUMP_SQL = 'UPDATE tenant_usage SET objects = objects - 1 WHERE tenant = $1';
 
+export const GET_RECORD_SQL = `SELECT ${RECORD_COLUMNS} FROM records WHERE tenant = $1 AND collection = $2 AND id = $3`;
+
+export const GET_RECORDS_SQL = `SELECT ${RECORD_COLUMNS} FROM records WHERE tenant = $1 AND collection = $2 AND id = ANY($3::text[])`;
+
 export const REPLACE_SQL = `
 UPDATE records SET data = $1::jsonb, etag = $2, updated = $3, updated_by = $4
 WHERE tenant = $5 AND collection = $6 AND id = $7 AND etag = $8`;
@@ -235,13 +239,26 @@ export class PostgresStore implements Store {
   }
 
   async getRecord(key: RecordKey): Promise<StoredRecord | undefined> {
-    const r = await this.query<RecordRow>(
-      'omnibus_get_record',
-      `SELECT ${RECORD_COLUMNS} FROM records WHERE tenant = $1 AND collection = $2 AND id = $3`,
-      [key.tenant, key.collection, key.id],
-    );
+    const r = await this.query<RecordRow>('omnibus_get_record', GET_RECORD_SQL, [key.tenant, key.collection, key.id]);
     const row = r.rows[0];
     return row && toRecord(row);
+  }
+
+  async getRecords(keys: RecordKey[]): Promise<StoredRecord[]> {
+    // One `id = ANY(...)` query per (tenant, collection): it can only be planned on the primary key.
+    const groups = new Map<string, { tenant: string; collection: string; ids: string[] }>();
+    for (const k of keys) {
+      const g = `${k.tenant}\u0000${k.collection}`;
+      let group = groups.get(g);
+      if (!group) groups.set(g, (group = { tenant: k.tenant, collection: k.collection, ids: [] }));
+      group.ids.push(k.id);
+    }
+    const found: StoredRecord[] = [];
+    for (const g of groups.values()) {
+      const r = await this.query<RecordRow>('omnibus_get_records', GET_RECORDS_SQL, [g.tenant, g.collection, g.ids]);
+      for (const row of r.rows) found.push(toRecord(row));
+    }
+    return found;
   }
 
   async listRecords(tenant: string, collection: string, query: ListQuery): Promise<StoredRecord[]> {

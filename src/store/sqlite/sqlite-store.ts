@@ -7,6 +7,8 @@ import { MIGRATIONS } from '../migrations.js';
 import { RECORD_COLUMNS, recordValues, replaceValues } from '../record-columns.js';
 import { AsyncMutex } from '../async-mutex.js';
 import type { InsertOutcome, ListQuery, RecordKey, Store, StoredRecord, TokenRecord } from '../types.js';
+import type { BatchCommit } from '../../engine/types.js';
+import { SqliteBatchCommit } from './sqlite-batch-commit.js';
 import { compileSqliteFilter, compileSqliteOrderBy } from './sqlite-filter-compiler.js';
 
 type Db = Database.Database;
@@ -16,6 +18,8 @@ export interface SqliteStoreOptions {
   path: string;
   /** `FULL` (default) survives power loss; `NORMAL` is faster and survives process crashes in WAL mode. */
   synchronous?: 'FULL' | 'NORMAL' | 'OFF';
+  /** Longest time (ms) a batch holds the writer before committing what it has done (default 20). */
+  batchCommitMs?: number;
 }
 
 interface RecordRow {
@@ -48,9 +52,11 @@ export class SqliteStore implements Store {
   /** Multi-statement writes outside a transaction, committed as one unit; built once, not per call. */
   private readonly insertTx: (record: StoredRecord, maxObjects: number) => InsertOutcome;
   private readonly deleteTx: (key: RecordKey, expectedEtag: string) => boolean;
+  private readonly batchCommitMs: number;
 
   constructor(options: SqliteStoreOptions) {
     const memory = options.path === ':memory:';
+    this.batchCommitMs = options.batchCommitMs ?? 20;
     if (!memory) mkdirSync(dirname(options.path), { recursive: true });
     this.writer = new Database(options.path);
     this.writer.pragma('busy_timeout = 5000');
@@ -90,6 +96,11 @@ export class SqliteStore implements Store {
     }
   }
 
+  /** Standalone operations of one batch share one durable commit (see SqliteBatchCommit). */
+  openBatchCommit(): BatchCommit {
+    return new SqliteBatchCommit({ db: this.writer, lock: this.lock, tx: this.tx, maxHoldMs: this.batchCommitMs });
+  }
+
   async getRecord(key: RecordKey): Promise<StoredRecord | undefined> {
     const row = this.stmt(this.readDb(), 'SELECT * FROM records WHERE tenant = ? AND collection = ? AND id = ?').get(
       key.tenant,
@@ -97,6 +108,15 @@ export class SqliteStore implements Store {
       key.id,
     ) as RecordRow | undefined;
     return row && toRecord(row);
+  }
+
+  async getRecords(keys: RecordKey[]): Promise<StoredRecord[]> {
+    const found: StoredRecord[] = [];
+    for (const key of keys) {
+      const r = await this.getRecord(key);
+      if (r) found.push(r);
+    }
+    return found;
   }
 
   async listRecords(tenant: string, collection: string, query: ListQuery): Promise<StoredRecord[]> {

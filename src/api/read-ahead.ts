@@ -1,0 +1,52 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { ReadAhead } from '../engine/types.js';
+import { decodePathSegments } from '../paths.js';
+import type { RecordKey, Store, StoredRecord } from '../store/types.js';
+import type { CollectionRegistry } from './collections.js';
+import type { ApiRequest } from './types.js';
+
+/** Records fetched ahead for the reads running now; `null` marks a record known to be absent. */
+type Fetched = Map<string, StoredRecord | null>;
+
+const fetched = new AsyncLocalStorage<Fetched>();
+
+function cacheKey(key: RecordKey): string {
+  return `${key.tenant}\u0000${key.collection}\u0000${key.id}`;
+}
+
+/**
+ * The record a read may take instead of asking the store: the fetched-ahead
+ * one (or `null`, known absent) while a run of reads is going on, else
+ * undefined (ask the store).
+ */
+export function fetchedRecord(key: RecordKey): StoredRecord | null | undefined {
+  return fetched.getStore()?.get(cacheKey(key));
+}
+
+/**
+ * Read-ahead for a store whose round trips cost more than the rest of an
+ * operation (PostgreSQL): the single-record reads of a run are fetched in
+ * one query before they are dispatched. The run has no write between its
+ * reads, so every read sees what it would have seen one by one at the
+ * moment the run started.
+ */
+export function readAheadFor(store: Store, collections: CollectionRegistry): ReadAhead {
+  return async (requests, run) => {
+    const keys = requests.map(recordKeyOf).filter((k): k is RecordKey => k !== undefined);
+    if (keys.length < 2) return run();
+    const map: Fetched = new Map(keys.map((k) => [cacheKey(k), null]));
+    for (const r of await store.getRecords(keys)) map.set(cacheKey(r), r);
+    return fetched.run(map, run);
+  };
+
+  function recordKeyOf(req: ApiRequest): RecordKey | undefined {
+    try {
+      const segments = decodePathSegments(req.path);
+      if (segments[0] !== 'v1' || segments.length < 3) return undefined;
+      const target = collections.resolve(segments.slice(1));
+      return target.id === undefined ? undefined : { tenant: req.principal.tenant, collection: target.collection, id: target.id };
+    } catch {
+      return undefined; // the route itself will answer the bad path
+    }
+  }
+}
