@@ -21,6 +21,8 @@ export interface OmnibusOptions {
   maxXmlOps?: number;
   maxBatchBytes?: number;
   batchDeadlineMs?: number;
+  /** Independent units of a dependency-graph batch (odata-json) that may run at once (default 8). */
+  batchConcurrency?: number;
 }
 
 /**
@@ -49,6 +51,7 @@ export function omnibus(options: OmnibusOptions): Hono {
     authenticate: async (token: string | undefined) => options.authenticate(token),
     dispatch,
     transactions: options.transactions,
+    batchConcurrency: options.batchConcurrency ?? DEFAULTS.batchConcurrency,
   };
   const app = new Hono();
   for (const dialect of dialects) {

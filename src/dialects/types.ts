@@ -8,6 +8,8 @@ export interface DecodeInput {
   contentType: string | undefined;
   /** The batch request's headers, lower-case names (for seed 002's header inheritance). */
   headers: ReadonlyMap<string, string>;
+  /** `http://host:port` the batch request was sent to, for dialects that take absolute URLs of this server. */
+  baseUrl?: string;
 }
 
 export interface EncodeContext {

@@ -2,11 +2,10 @@ import type { ApiRequest, ApiResponse } from '../api/types.js';
 import type { Principal } from '../auth/principal.js';
 import { ApiError, problem, problemHeaders, PROBLEM_CONTENT_TYPE, toApiError } from '../errors.js';
 import { withLogFields } from '../log-context.js';
+import { planGraph, planSequence, type Unit } from './plan.js';
+import { runGraph } from './run.js';
 import type { PreparedOperation } from './validate.js';
 import type { BatchCommit, BatchOutcome, ExecutionContext, OperationResult } from './types.js';
-
-/** A unit of the plan: one operation, or a transaction group run at its first member's position. */
-type Unit = { kind: 'single'; op: PreparedOperation } | { kind: 'group'; key: string; members: PreparedOperation[] };
 
 /** Thrown inside a group's transaction to roll it back; carries the failing member's result. */
 class GroupFailure extends Error {
@@ -15,26 +14,8 @@ class GroupFailure extends Error {
   }
 }
 
-/** Orders operations into units: request order, each group where its first member stands. */
-export function plan(ops: PreparedOperation[]): Unit[] {
-  const units: Unit[] = [];
-  const groups = new Map<string, Extract<Unit, { kind: 'group' }>>();
-  for (const op of ops) {
-    const key = op.op.group;
-    if (key === undefined) {
-      units.push({ kind: 'single', op });
-      continue;
-    }
-    let unit = groups.get(key);
-    if (!unit) {
-      unit = { kind: 'group', key, members: [] };
-      groups.set(key, unit);
-      units.push(unit);
-    }
-    unit.members.push(op);
-  }
-  return units;
-}
+/** Runs one operation of a unit: dispatches it, by default; the graph runner resolves references first. */
+export type OperationRunner = (p: PreparedOperation) => Promise<OperationResult>;
 
 /**
  * Runs a validated batch: units in order, one at a time; groups inside one
@@ -42,15 +23,23 @@ export function plan(ops: PreparedOperation[]): Unit[] {
  * `stopOnError`, nothing after the first failure runs. Standalone operations
  * share the batch commit when the store offers one; the answer is returned
  * only once everything the batch did is committed.
+ *
+ * In `graph` order the batch is planned as a dependency graph (a bad
+ * dependency is refused with 400 before anything runs) and run by
+ * engine/run.ts with the same unit runners.
  */
 export async function executeBatch(
   ops: PreparedOperation[],
   ctx: ExecutionContext,
-  options: { stopOnError?: boolean } = {},
+  options: { stopOnError?: boolean; order?: 'request' | 'graph' } = {},
 ): Promise<BatchOutcome> {
+  const graph = options.order === 'graph' ? planGraph(ops) : undefined;
   const commit = ctx.transactions?.openBatchCommit?.();
   try {
-    const outcome = await runUnits(plan(ops), ops.length, ctx, commit, options.stopOnError === true);
+    const stopOnError = options.stopOnError === true;
+    const outcome = graph
+      ? await runGraph(graph, ops.length, ctx, commit, stopOnError)
+      : await runUnits(planSequence(ops), ops.length, ctx, commit, stopOnError);
     await commit?.commit();
     return outcome;
   } catch (err) {
@@ -106,7 +95,7 @@ function readRun(units: Unit[], u: number, ctx: ExecutionContext): PreparedOpera
   return run;
 }
 
-function isReadAheadable(p: PreparedOperation): boolean {
+export function isReadAheadable(p: PreparedOperation): boolean {
   return (p.op.method === 'GET' || p.op.method === 'HEAD') && p.target.token === undefined;
 }
 
@@ -114,11 +103,18 @@ function lastIndex(unit: Unit): number {
   return unit.kind === 'single' ? unit.op.op.index : unit.members[unit.members.length - 1]!.op.index;
 }
 
-async function runSingle(op: PreparedOperation, ctx: ExecutionContext, results: OperationResult[], commit?: BatchCommit): Promise<boolean> {
+/** Runs a standalone operation (in the batch commit when there is one); true when it failed. */
+export async function runSingle(
+  op: PreparedOperation,
+  ctx: ExecutionContext,
+  results: OperationResult[],
+  commit?: BatchCommit,
+  run: OperationRunner = (p) => dispatchOne(p, ctx),
+): Promise<boolean> {
   let result: OperationResult;
   if (Date.now() >= ctx.deadline) result = deadlineResult(op);
-  else if (commit) result = await commit.run(isWrite(op), () => dispatchOne(op, ctx), (r) => r.status >= 400);
-  else result = await dispatchOne(op, ctx);
+  else if (commit) result = await commit.run(isWrite(op), () => run(op), (r) => r.status >= 400);
+  else result = await run(op);
   results[op.op.index] = result;
   return result.status >= 400;
 }
@@ -127,7 +123,13 @@ function isWrite(p: PreparedOperation): boolean {
   return p.op.method !== 'GET' && p.op.method !== 'HEAD';
 }
 
-async function runGroup(members: PreparedOperation[], ctx: ExecutionContext, results: OperationResult[]): Promise<boolean> {
+/** Runs a group in one store transaction, all or nothing; true when it failed. */
+export async function runGroup(
+  members: PreparedOperation[],
+  ctx: ExecutionContext,
+  results: OperationResult[],
+  run: OperationRunner = (p) => dispatchOne(p, ctx),
+): Promise<boolean> {
   if (!ctx.transactions) {
     const error = new ApiError(400, 'bad_request', 'Transaction groups need a store that supports transactions.');
     members.forEach((m, i) => (results[m.op.index] = i === 0 ? problemResult(m, error) : rolledBack(m)));
@@ -138,7 +140,7 @@ async function runGroup(members: PreparedOperation[], ctx: ExecutionContext, res
     await ctx.transactions.transaction(async () => {
       done = []; // the store may re-run this function from the start (a deadlock was broken)
       for (const m of members) {
-        const result = Date.now() >= ctx.deadline ? deadlineResult(m) : await dispatchOne(m, ctx);
+        const result = Date.now() >= ctx.deadline ? deadlineResult(m) : await run(m);
         if (result.status >= 400) throw new GroupFailure(result);
         done.push(result);
       }
@@ -160,11 +162,11 @@ async function runGroup(members: PreparedOperation[], ctx: ExecutionContext, res
   return false;
 }
 
-function apiRequest(p: PreparedOperation, principal: Principal): ApiRequest {
+export function apiRequest(p: PreparedOperation, principal: Principal): ApiRequest {
   return { method: p.op.method, path: p.target.path, query: p.target.query, headers: p.headers, body: p.op.body, principal };
 }
 
-function dispatchOne(p: PreparedOperation, ctx: ExecutionContext): Promise<OperationResult> {
+export function dispatchOne(p: PreparedOperation, ctx: ExecutionContext): Promise<OperationResult> {
   return withLogFields({ index: p.op.index, ...(p.op.id !== undefined ? { opId: p.op.id } : {}) }, () => dispatchAs(p, ctx));
 }
 
@@ -185,7 +187,7 @@ async function dispatchAs(p: PreparedOperation, ctx: ExecutionContext): Promise<
   return { index: p.op.index, id: p.op.id, status: res.status, headers: res.headers, body: res.body, text: res.text, ran: true };
 }
 
-function problemResult(p: PreparedOperation, err: ApiError): OperationResult {
+export function problemResult(p: PreparedOperation, err: ApiError): OperationResult {
   return {
     index: p.op.index,
     id: p.op.id,

@@ -15,14 +15,42 @@ export interface Operation {
   body: RequestBody;
   /** Operations sharing a group run in one store transaction (SPEC 4.5). */
   group?: string;
-  /** Ids of operations that must finish first. Today's dialects leave it empty: the plan is a chain. */
+  /**
+   * Ids of operations, or group names, that must finish first; each must
+   * stand earlier in the batch (engine/plan.ts). Only a batch in `graph`
+   * order has them.
+   */
   dependsOn?: string[];
+  /** Values that stand for an earlier operation's result, resolved when this one is dispatched. */
+  references?: OperationReferences;
+}
+
+/**
+ * Values of an operation that stand for another operation's result (OData's
+ * `$1`), in canonical form: a dialect parses its own syntax into this; the
+ * engine checks them (engine/plan.ts) and resolves them (engine/references.ts).
+ */
+export interface OperationReferences {
+  /**
+   * The path is the URL of the entity that operation `id` created or
+   * returned, followed by `rest`: `''`, `/<segments>` or `?<query>`.
+   */
+  path?: { id: string; rest: string };
+  /** Header name (lower-case) to the id of the operation whose `ETag` it carries (`If-Match: $1`). */
+  etags?: Record<string, string>;
 }
 
 export interface Batch {
   operations: Operation[];
-  /** Stop at the first operation with status >= 400 (seed 000). */
+  /** Stop at the first operation with status >= 400 (seed 000); in `graph` order, start nothing new after it. */
   stopOnError?: boolean;
+  /**
+   * `request` (the default): one unit at a time in request order (SPEC 4.3).
+   * `graph`: a dependency graph (`dependsOn`, references): units with no path
+   * between them may run concurrently, and the dependents of a unit that
+   * failed answer 424 `failed_dependency` without running (engine/run.ts).
+   */
+  order?: 'request' | 'graph';
 }
 
 export interface OperationResult {
@@ -100,6 +128,12 @@ export interface ExecutionContext {
    */
   authenticateOperation?: (token: string) => Promise<Principal | undefined>;
   readAhead?: ReadAhead;
+  /**
+   * How many units of a `graph` batch may run at the same time (default 1).
+   * With a batch commit open they run one at a time regardless: its
+   * savepoints live on one connection.
+   */
+  concurrency?: number;
   /** Told of every error that was not a client's mistake (it answers 5xx), with the operation's index. */
   onUnexpectedError?: (err: unknown) => void;
 }

@@ -1,5 +1,6 @@
 import { ApiError } from '../errors.js';
 import { checkHeader, operationHeaders } from './headers.js';
+import { invalidPath } from '../paths.js';
 import { resolveOperationPath, type OperationTarget } from './paths.js';
 import type { Batch, BatchLimits, Operation } from './types.js';
 
@@ -10,6 +11,12 @@ export interface PreparedOperation {
   op: Operation;
   target: OperationTarget;
   headers: Map<string, string>;
+  /**
+   * For an operation whose path is a reference (`op.references.path`): checks
+   * and splits the path it stands for once known (engine/references.ts).
+   * Until then `target` holds the path as written.
+   */
+  resolvePath?: (path: string) => OperationTarget;
 }
 
 /**
@@ -29,9 +36,17 @@ export function validateBatch(batch: Batch, limits: BatchLimits): PreparedOperat
     if (!METHODS.has(op.method)) {
       throw new ApiError(400, 'bad_request', `${where}: unknown method ${JSON.stringify(op.method)}.`);
     }
-    const target = resolveOperationPath(op.path, limits.batchPaths);
     for (const [name, value] of Object.entries(op.headers)) checkHeader(name, value, where);
-    return { op, target, headers: operationHeaders(op.headers) };
+    const headers = operationHeaders(op.headers);
+    const ref = op.references?.path;
+    if (ref === undefined) return { op, target: resolveOperationPath(op.path, limits.batchPaths), headers };
+    // What follows the reference is checked now, the whole path again once the reference is resolved.
+    if (ref.rest !== '' && !ref.rest.startsWith('/') && !ref.rest.startsWith('?')) {
+      throw invalidPath(op.path, 'continues a reference with something other than / or ?');
+    }
+    resolveOperationPath(`/reference${ref.rest}`, limits.batchPaths);
+    const resolvePath = (path: string) => resolveOperationPath(path, limits.batchPaths);
+    return { op, target: { path: op.path, query: new URLSearchParams() }, headers, resolvePath };
   });
 }
 

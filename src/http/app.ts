@@ -105,6 +105,7 @@ function serverBatchEnvironment(services: Services): BatchEnvironment {
     dispatch: services.api,
     transactions: store,
     readAhead: services.readAhead,
+    batchConcurrency: config.batchConcurrency,
     precheck: (principal) => ({
       countObjects: () => store.countRecords(principal.tenant),
       maxObjects: config.tenantMaxObjects[principal.tenant] ?? config.maxObjects,

@@ -18,6 +18,8 @@ export interface BatchEnvironment {
   dispatch: Dispatcher;
   transactions?: TransactionRunner;
   readAhead?: ReadAhead;
+  /** Units of a `graph` batch that may run at the same time (OMNIBUS_BATCH_CONCURRENCY); default 1. */
+  batchConcurrency?: number;
   precheck?(principal: Principal): PrecheckEnvironment;
   /** Told of every error that made the batch or one of its operations answer 5xx (to log it, once). */
   onError?(err: unknown): void;
@@ -51,8 +53,9 @@ async function handle(
     if (!principal) throw new ApiError(401, 'unauthorized', 'A valid token is required (Authorization: Bearer <token> or ?token=).');
     text = await readBody(env.maxBatchBytes);
     const maxOperations = env.maxOperations(dialect);
+    const baseUrl = new URL(req.url).origin;
     const batch = dialect.decode(
-      { text, contentType: req.headers.get('content-type') ?? undefined, headers: headerMap(req.headers) },
+      { text, contentType: req.headers.get('content-type') ?? undefined, headers: headerMap(req.headers), baseUrl },
       { maxOperations },
     );
     const prepared = validateBatch(batch, { maxOperations, batchPaths: env.batchPaths });
@@ -64,13 +67,14 @@ async function handle(
         dispatch: env.dispatch,
         transactions: env.transactions,
         readAhead: env.readAhead,
+        concurrency: env.batchConcurrency,
         onUnexpectedError: env.onError,
         deadline: Date.now() + env.batchDeadlineMs,
         authenticateOperation: dialect.perOperationToken ? (token) => env.authenticate(token) : undefined,
       },
-      { stopOnError: batch.stopOnError },
+      { stopOnError: batch.stopOnError, order: batch.order },
     );
-    const encoded = dialect.encode(batch, outcome, { baseUrl: new URL(req.url).origin });
+    const encoded = dialect.encode(batch, outcome, { baseUrl });
     return new Response(encoded.body, { status: encoded.status, headers: encoded.headers });
   } catch (err) {
     const error = toApiError(err);

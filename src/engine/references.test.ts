@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { entityEtag, entityUrl, resolveReferences, type Finished } from './references.js';
+import type { Operation, OperationResult } from './types.js';
+import { validateBatch } from './validate.js';
+
+const BATCH_PATHS = new Set(['/batch', '/v1/$batch']);
+
+function prepared(op: Partial<Operation>) {
+  const operation: Operation = { index: 1, id: 'b', method: 'GET', path: '/v1/x', headers: {}, body: { kind: 'none' }, ...op };
+  return validateBatch({ operations: [operation] }, { maxOperations: 10, batchPaths: BATCH_PATHS })[0]!;
+}
+
+function finished(status: number, headers: Record<string, string>, path = '/v1/books/k1'): Finished {
+  const result: OperationResult = { index: 0, id: 'a', status, headers, ran: true };
+  return { result, path };
+}
+
+describe('entityUrl and entityEtag', () => {
+  it('a create stands for its Location, a single-entity answer for its own path', () => {
+    expect(entityUrl(finished(201, { location: '/v1/books/k9', etag: '"e"' }))).toBe('/v1/books/k9');
+    expect(entityUrl(finished(200, { etag: '"e"' }))).toBe('/v1/books/k1');
+    expect(entityUrl(finished(201, { location: 'http://elsewhere.example/v1/books/k9' }))).toBe('/v1/books/k9');
+  });
+
+  it('a list, a delete and a failure stand for no entity; only an answer with an ETag has one', () => {
+    expect(entityUrl(finished(200, { 'content-type': 'application/json' }))).toBeUndefined();
+    expect(entityUrl(finished(204, {}))).toBeUndefined();
+    expect(entityUrl(finished(404, { etag: '"e"' }))).toBeUndefined();
+    expect(entityEtag(finished(200, { etag: '"e1"' }))).toBe('"e1"');
+    expect(entityEtag(finished(204, {}))).toBeUndefined();
+  });
+});
+
+describe('resolveReferences', () => {
+  const created = finished(201, { location: '/v1/books/k9', etag: '"e9"' });
+
+  it('puts the entity URL in place of $a, with what follows it, and its ETag in If-Match', () => {
+    const p = prepared({ path: '$a/x?$top=1', method: 'PATCH', headers: { 'If-Match': '$a' }, references: { path: { id: 'a', rest: '/x?$top=1' }, etags: { 'if-match': 'a' } } });
+    const r = resolveReferences(p, (id) => (id === 'a' ? created : undefined));
+    expect(r.target.path).toBe('/v1/books/k9/x');
+    expect(r.target.query.get('$top')).toBe('1');
+    expect(r.headers.get('if-match')).toBe('"e9"');
+    expect(p.headers.get('if-match')).toBe('$a'); // the prepared operation itself is left as it was
+  });
+
+  it('answers 424 failed_dependency for a reference to a request without entity or ETag', () => {
+    const p = prepared({ path: '$a', references: { path: { id: 'a', rest: '' } } });
+    expect(() => resolveReferences(p, () => finished(204, {}))).toThrow(expect.objectContaining({ status: 424, code: 'failed_dependency' }));
+    const q = prepared({ headers: { 'If-None-Match': '$a' }, references: { etags: { 'if-none-match': 'a' } } });
+    expect(() => resolveReferences(q, () => finished(200, {}))).toThrow(expect.objectContaining({ status: 424 }));
+  });
+
+  it('checks the substituted path again: a Location that routes to a batch endpoint is nested_batch', () => {
+    const p = prepared({ path: '$a', method: 'POST', references: { path: { id: 'a', rest: '' } } });
+    expect(() => resolveReferences(p, () => finished(201, { location: '/v1/$batch' }))).toThrow(expect.objectContaining({ code: 'nested_batch' }));
+    expect(() => resolveReferences(p, () => finished(201, { location: '/v1/books/..' }))).toThrow(expect.objectContaining({ code: 'invalid_path' }));
+  });
+
+  it('refuses before anything runs what follows a reference when it is not a path or query', () => {
+    expect(() => prepared({ path: '$a/../../batch', references: { path: { id: 'a', rest: '/../../batch' } } })).toThrow(
+      expect.objectContaining({ code: 'invalid_path' }),
+    );
+    expect(() => prepared({ path: '$a/$batch', references: { path: { id: 'a', rest: '/$batch' } } })).toThrow(expect.objectContaining({ code: 'nested_batch' }));
+    expect(() => prepared({ path: '$ax', references: { path: { id: 'a', rest: 'x' } } })).toThrow(expect.objectContaining({ code: 'invalid_path' }));
+  });
+});

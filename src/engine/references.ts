@@ -1,0 +1,79 @@
+import { ApiError } from '../errors.js';
+import type { OperationResult } from './types.js';
+import type { PreparedOperation } from './validate.js';
+
+/** An operation that has finished, as a later one's reference sees it. */
+export interface Finished {
+  result: OperationResult;
+  /** The canonical path it was dispatched to (without query). */
+  path: string;
+}
+
+/**
+ * The canonical URL of the entity a finished operation created (its
+ * `Location`) or returned (a single entity: an answer with an `ETag`, whose
+ * URL is the operation's own path), or undefined when it produced none (a
+ * list, a delete).
+ */
+export function entityUrl(f: Finished): string | undefined {
+  if (f.result.status >= 400) return undefined;
+  const location = f.result.headers['location'];
+  if (location !== undefined) return pathOfLocation(location);
+  return f.result.headers['etag'] !== undefined ? f.path : undefined;
+}
+
+/** The ETag a finished operation answered with, if any. */
+export function entityEtag(f: Finished): string | undefined {
+  return f.result.status >= 400 ? undefined : f.result.headers['etag'];
+}
+
+/**
+ * Resolves an operation's references just before it is dispatched, against
+ * the operations that finished before it (planning made sure it depends on
+ * them). A substituted URL is checked again like any operation path, so it
+ * cannot reach a batch endpoint or leave the server. Throws 424
+ * `failed_dependency` when a referenced operation produced no entity or no
+ * ETag, and the path errors of SPEC 4.1 for a URL that does not pass.
+ */
+export function resolveReferences(p: PreparedOperation, finished: (id: string) => Finished | undefined): PreparedOperation {
+  const refs = p.op.references;
+  if (!refs) return p;
+  let { target, headers } = p;
+  if (refs.path) {
+    const { id, rest } = refs.path;
+    const source = finished(id);
+    const url = source && entityUrl(source);
+    if (url === undefined) throw failedReference(id, 'no entity whose URL it could stand for');
+    if (!p.resolvePath) throw new ApiError(500, 'internal', 'A path reference was not prepared.');
+    target = p.resolvePath(joinUrl(url, rest));
+  }
+  if (refs.etags) {
+    headers = new Map(headers);
+    for (const [name, id] of Object.entries(refs.etags)) {
+      const source = finished(id);
+      const etag = source && entityEtag(source);
+      if (etag === undefined) throw failedReference(id, 'no ETag');
+      headers.set(name, etag);
+    }
+  }
+  return { ...p, target, headers };
+}
+
+function failedReference(id: string, what: string): ApiError {
+  return new ApiError(424, 'failed_dependency', `$${id} cannot be resolved: that request produced ${what}.`);
+}
+
+/** `Location` is path-absolute here; from another app it may be an absolute URL, of which the path counts. */
+function pathOfLocation(location: string): string {
+  const m = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*(.*)$/.exec(location);
+  return m ? m[1] || '/' : location;
+}
+
+function joinUrl(url: string, rest: string): string {
+  if (rest.startsWith('?') && url.includes('?')) return `${url}&${rest.slice(1)}`;
+  if (rest.startsWith('/') && url.includes('?')) {
+    const q = url.indexOf('?');
+    return `${url.slice(0, q)}${rest}`;
+  }
+  return url + rest;
+}

@@ -1,0 +1,162 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { describe, expect, it } from 'vitest';
+import type { ApiRequest, ApiResponse } from '../api/types.js';
+import type { Principal } from '../auth/principal.js';
+import { executeBatch } from './execute.js';
+import type { BatchCommit, ExecutionContext, Operation, ReadAhead, TransactionRunner } from './types.js';
+import { validateBatch } from './validate.js';
+
+const principal: Principal = { subject: 's', tenant: 't', scopes: new Set(['read', 'write']) };
+type Spec = Partial<Operation> & { id: string };
+
+function prepare(specs: Spec[]) {
+  const operations: Operation[] = specs.map((s, index) => ({ index, method: 'GET', path: `/v1/x/${s.id}`, headers: {}, body: { kind: 'none' }, ...s }));
+  return validateBatch({ operations, order: 'graph' }, { maxOperations: 100, batchPaths: new Set() });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A dispatcher that records what it was asked, how many requests were in flight, and whether a transaction was open. */
+function recorder(answer: (req: ApiRequest) => ApiResponse = () => ({ status: 200, headers: { etag: '"e"' }, body: {} }), delay = 5) {
+  const tx = new AsyncLocalStorage<string>();
+  const seen: Array<{ path: string; headers: ReadonlyMap<string, string>; tx?: string }> = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const transactions: TransactionRunner = {
+    transaction: (fn) => tx.run(`tx${Math.random()}`, fn),
+  };
+  const ctx = (extra: Partial<ExecutionContext> = {}): ExecutionContext => ({
+    principal,
+    deadline: Date.now() + 10_000,
+    transactions,
+    dispatch: async (req) => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      seen.push({ path: req.path, headers: req.headers, tx: tx.getStore() });
+      await sleep(delay);
+      inFlight--;
+      return answer(req);
+    },
+    ...extra,
+  });
+  return { ctx, seen, max: () => maxInFlight };
+}
+
+describe('running a dependency graph', () => {
+  it('runs independent operations concurrently, never more than the concurrency at a time', async () => {
+    const r = recorder();
+    const ops = prepare(Array.from({ length: 20 }, (_, i) => ({ id: `o${i}` })));
+    const outcome = await executeBatch(ops, r.ctx({ concurrency: 4 }), { order: 'graph' });
+    expect(outcome.results.map((x) => x.status)).toEqual(ops.map(() => 200));
+    expect(r.max()).toBe(4);
+  });
+
+  it('with concurrency 1, runs exactly in request order', async () => {
+    const r = recorder();
+    const ops = prepare([{ id: 'a' }, { id: 'b', dependsOn: ['a'] }, { id: 'c' }, { id: 'd', dependsOn: ['b'] }, { id: 'e' }]);
+    await executeBatch(ops, r.ctx({ concurrency: 1 }), { order: 'graph' });
+    expect(r.seen.map((s) => s.path)).toEqual(['/v1/x/a', '/v1/x/b', '/v1/x/c', '/v1/x/d', '/v1/x/e']);
+    expect(r.max()).toBe(1);
+  });
+
+  it('starts a dependent only after its dependency finished, while independent work goes on', async () => {
+    const done: string[] = [];
+    const r = recorder();
+    const ctx = r.ctx({ concurrency: 8 });
+    ctx.dispatch = async (req) => {
+      await sleep(req.path.endsWith('/slow') ? 30 : 1);
+      done.push(req.path);
+      return { status: 200, headers: {}, body: {} };
+    };
+    await executeBatch(prepare([{ id: 'slow' }, { id: 'fast' }, { id: 'after', dependsOn: ['slow'] }]), ctx, { order: 'graph' });
+    expect(done).toEqual(['/v1/x/fast', '/v1/x/slow', '/v1/x/after']);
+  });
+
+  it('answers 424 failed_dependency, transitively, for dependents of a failure, and runs the rest', async () => {
+    const r = recorder((req) => (req.path.endsWith('/a') ? { status: 404, headers: {}, body: {} } : { status: 200, headers: {}, body: {} }));
+    const ops = prepare([{ id: 'a' }, { id: 'b', dependsOn: ['a'] }, { id: 'c', dependsOn: ['b'] }, { id: 'd' }]);
+    const outcome = await executeBatch(ops, r.ctx({ concurrency: 8 }), { order: 'graph' });
+    expect(outcome.results.map((x) => [x.id, x.status, x.ran])).toEqual([
+      ['a', 404, true],
+      ['b', 424, false],
+      ['c', 424, false],
+      ['d', 200, true],
+    ]);
+    expect((outcome.results[1]!.body as { code: string }).code).toBe('failed_dependency');
+    expect(r.seen.map((s) => s.path).sort()).toEqual(['/v1/x/a', '/v1/x/d']);
+  });
+
+  it('with stopOnError, starts nothing after the first failure and leaves what never started out', async () => {
+    const r = recorder((req) => (req.path.endsWith('/b') ? { status: 500, headers: {}, body: {} } : { status: 200, headers: {}, body: {} }));
+    const ops = prepare([{ id: 'a' }, { id: 'b' }, { id: 'c' }, { id: 'd', dependsOn: ['a'] }]);
+    const outcome = await executeBatch(ops, r.ctx({ concurrency: 1 }), { order: 'graph', stopOnError: true });
+    expect(outcome.results.map((x) => x.id)).toEqual(['a', 'b']);
+    expect(outcome.halted).toBe(true);
+  });
+
+  it("never lets another unit's operation run inside a group's transaction", async () => {
+    const r = recorder(undefined, 3);
+    const ops = prepare([
+      { id: 's1' },
+      { id: 'g1', group: 'g', method: 'PUT' },
+      { id: 'g2', group: 'g', method: 'PUT' },
+      { id: 'g3', group: 'g', method: 'PUT' },
+      { id: 's2' },
+      { id: 's3' },
+      { id: 's4' },
+    ]);
+    const outcome = await executeBatch(ops, r.ctx({ concurrency: 8 }), { order: 'graph' });
+    expect(outcome.results.every((x) => x.status === 200)).toBe(true);
+    const members = r.seen.filter((s) => /\/g\d$/.test(s.path));
+    const others = r.seen.filter((s) => /\/s\d$/.test(s.path));
+    expect(new Set(members.map((m) => m.tx)).size).toBe(1);
+    expect(members[0]!.tx).toBeDefined();
+    expect(others.every((o) => o.tx === undefined)).toBe(true);
+    expect(r.max()).toBeGreaterThan(1); // the singles did run beside the group
+  });
+
+  it('resolves references from earlier results, inside a group too', async () => {
+    const r = recorder((req): ApiResponse =>
+      req.method === 'POST' ? { status: 201, headers: { location: '/v1/x/k1', etag: '"e1"' }, body: {} } : { status: 200, headers: { etag: '"e2"' }, body: {} },
+    );
+    const ops = prepare([
+      { id: 'a', method: 'POST', path: '/v1/x', group: 'g' },
+      { id: 'b', method: 'PATCH', path: '$a', group: 'g', dependsOn: ['a'], headers: { 'if-match': '$a' }, references: { path: { id: 'a', rest: '' }, etags: { 'if-match': 'a' } } },
+      { id: 'c', path: '$b/sub', dependsOn: ['b'], references: { path: { id: 'b', rest: '/sub' } } },
+    ]);
+    const outcome = await executeBatch(ops, r.ctx({ concurrency: 8 }), { order: 'graph' });
+    expect(outcome.results.map((x) => x.status)).toEqual([201, 200, 200]);
+    expect(r.seen.map((s) => s.path)).toEqual(['/v1/x', '/v1/x/k1', '/v1/x/k1/sub']);
+    expect(r.seen[1]!.headers.get('if-match')).toBe('"e1"');
+  });
+
+  it('runs one unit at a time while a batch commit is open, whatever the concurrency', async () => {
+    const r = recorder();
+    const commit: BatchCommit = { run: (_w, fn) => fn(), commit: async () => {}, abort: async () => {} };
+    const ctx = r.ctx({ concurrency: 8, transactions: { transaction: (fn) => fn(), openBatchCommit: () => commit } });
+    await executeBatch(prepare(Array.from({ length: 6 }, (_, i) => ({ id: `o${i}` }))), ctx, { order: 'graph' });
+    expect(r.max()).toBe(1);
+  });
+
+  it('reads the ready single-record reads ahead in one go', async () => {
+    const r = recorder();
+    const calls: string[][] = [];
+    const readAhead: ReadAhead = (requests, run) => {
+      calls.push(requests.map((q) => q.path));
+      return run();
+    };
+    const ops = prepare([{ id: 'a' }, { id: 'w', method: 'PUT' }, { id: 'b' }, { id: 'c', dependsOn: ['w'] }]);
+    const outcome = await executeBatch(ops, r.ctx({ concurrency: 8, readAhead }), { order: 'graph' });
+    expect(outcome.results.map((x) => x.status)).toEqual([200, 200, 200, 200]);
+    expect(calls).toEqual([['/v1/x/a', '/v1/x/b']]);
+  });
+
+  it('refuses a bad dependency before anything runs', async () => {
+    const r = recorder();
+    await expect(executeBatch(prepare([{ id: 'a', dependsOn: ['b'] }, { id: 'b' }]), r.ctx(), { order: 'graph' })).rejects.toMatchObject({
+      status: 400,
+      code: 'invalid_dependency',
+    });
+    expect(r.seen).toEqual([]);
+  });
+});
