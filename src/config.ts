@@ -170,7 +170,7 @@ export const DATABASE_URL_FORMS = [
 
 /** Refuses a `DATABASE_URL` Omnibus cannot use, rather than silently falling back to SQLite. */
 export function checkDatabaseUrl(url: string | undefined): void {
-  if (url === undefined || isPostgresUrl(url) || /^(sqlite|file):./i.test(url)) return;
+  if (url === undefined || isPostgresUrl(url) || /^(sqlite|file):./.test(url)) return;
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url)?.[1];
   const what = scheme ? `the scheme "${scheme}:" is not supported` : 'it is not a URL';
   throw new ConfigError(

@@ -47,9 +47,17 @@ export function parseTokenList(text: string): TokenGrant[] {
     });
 }
 
-/** A stable, non-secret name for a token: the start of its digest. */
+/**
+ * A token's public id: the first 12 hex digits of its digest. It names the token in
+ * `token list`, `token revoke <id>` and `/admin/tokens/{id}` without revealing it.
+ */
+export function tokenIdOf(hash: string): string {
+  return hash.slice(0, 12);
+}
+
+/** A stable, non-secret name for a token (`token:<id>`): what records show as their creator. */
 export function subjectFor(token: string): string {
-  return `token:${hashToken(token).slice(0, 12)}`;
+  return `token:${tokenIdOf(hashToken(token))}`;
 }
 
 function redact(entry: string): string {

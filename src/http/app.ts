@@ -6,6 +6,7 @@ import { batchPathsOf, DIALECTS, mediaTypeOf, type Dialect } from '../dialects/i
 import { ApiError, toApiError } from '../errors.js';
 import { withLogFields } from '../log-context.js';
 import type { Services } from '../services.js';
+import { adminTokenRoutes } from './admin-tokens.js';
 import { handleBatchRequest, type BatchEnvironment } from './batch-handler.js';
 import { readRequestText } from './node-incoming.js';
 import { headerMap, problemWebResponse, rawTarget, requestToken, toWebResponse } from './web.js';
@@ -63,6 +64,8 @@ export function createHttpApp(services: Services, dialects: readonly Dialect[] =
     if (!hasScope(c.get('principal'), 'admin')) throw new ApiError(403, 'forbidden', 'Metrics need the admin scope.');
     return c.text(services.meter.render(), 200, { 'content-type': 'text/plain; version=0.0.4' });
   });
+
+  app.route('/admin/tokens', adminTokenRoutes(services));
 
   app.all('*', async (c) => {
     const { path, query } = rawTarget(c);

@@ -45,4 +45,35 @@ export const MIGRATIONS: readonly Migration[] = [
     sqlite: ['CREATE INDEX records_list ON records (tenant, collection, seq)'],
     postgres: ['CREATE INDEX records_list ON records (tenant, collection, seq)'],
   },
+  {
+    version: 3,
+    description: 'tokens: a short public id (the start of the hash), when last used, and where each came from',
+    // `source`: 'env' (OMNIBUS_TOKENS, reconciled at every start), 'cli', 'api', 'first-run';
+    // tokens stored before this version cannot be told apart and become 'unknown'.
+    sqlite: [
+      'ALTER TABLE tokens ADD COLUMN id TEXT',
+      'UPDATE tokens SET id = substr(hash, 1, 12)',
+      'CREATE UNIQUE INDEX tokens_id ON tokens (id)',
+      'ALTER TABLE tokens ADD COLUMN last_used TEXT',
+      "ALTER TABLE tokens ADD COLUMN source TEXT NOT NULL DEFAULT 'unknown'",
+    ],
+    postgres: [
+      "ALTER TABLE tokens ADD COLUMN id text, ADD COLUMN last_used text, ADD COLUMN source text NOT NULL DEFAULT 'unknown'",
+      'UPDATE tokens SET id = left(hash, 12)',
+      'ALTER TABLE tokens ALTER COLUMN id SET NOT NULL',
+      'CREATE UNIQUE INDEX tokens_id ON tokens (id)',
+    ],
+  },
+  {
+    version: 4,
+    description: 'PostgreSQL: list index on ARRAY[tenant, collection], so that key lookups can only use the primary key',
+    // Without statistics (autovacuum off) PostgreSQL planned `tenant = AND collection = AND id =`
+    // on (tenant, collection, seq) and read the whole collection; an expression index matches
+    // only the list query, which names that expression (see store/postgres/statements.ts).
+    sqlite: [],
+    postgres: [
+      'CREATE INDEX records_by_collection ON records ((ARRAY[tenant, collection]), seq)',
+      'DROP INDEX records_list',
+    ],
+  },
 ];

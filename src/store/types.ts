@@ -44,6 +44,22 @@ export interface TokenRecord {
   subject: string;
   scopes: Scope[];
   created: string;
+  /** Where it came from (written by `putToken`, default 'cli'; `findToken` does not return it). */
+  source?: TokenSource;
+}
+
+/** 'env': `OMNIBUS_TOKENS`, reconciled at start; 'unknown': stored before sources were recorded. */
+export type TokenSource = 'env' | 'cli' | 'api' | 'first-run' | 'unknown';
+
+/** What listing shows of a token: never the token, nor its hash; `id` is the first 12 characters of the hash. */
+export interface TokenInfo {
+  id: string;
+  tenant: string;
+  subject: string;
+  scopes: Scope[];
+  created: string;
+  lastUsed: string | null;
+  source: TokenSource;
 }
 
 /**
@@ -84,6 +100,12 @@ export interface Store {
   putToken(token: TokenRecord): Promise<void>;
   findToken(hash: string): Promise<TokenRecord | undefined>;
   countTokens(): Promise<number>;
+  /** Every token, oldest first. */
+  listTokens(): Promise<TokenInfo[]>;
+  /** Deletes the token with this id (`TokenInfo.id`); false when there is none. */
+  deleteToken(id: string): Promise<boolean>;
+  /** Records when tokens were last used; a time never moves backwards. */
+  touchTokens(uses: ReadonlyArray<{ hash: string; lastUsed: string }>): Promise<void>;
 
   close(): Promise<void>;
 }

@@ -50,7 +50,17 @@ import { AsyncMutex } from '../async-mutex.js';
 import { MIGRATIONS } from '../migrations.js';
 import { RECORD_COLUMNS, recordValues, replaceValues } from '../record-columns.js';
 export { RECORD_COLUMNS };
-import type { InsertOptions, InsertOutcome, ListQuery, RecordKey, Store, StoredRecord, TokenRecord } from '../types.js';
+import { tokenIdOf } from '../../auth/tokens.js';
+import type { InsertOptions, InsertOutcome, ListQuery, RecordKey, Store, StoredRecord, TokenInfo, TokenRecord, TokenSource } from '../types.js';
+import {
+  DELETE_TOKEN_SQL,
+  FIND_TOKEN_SQL,
+  LIST_TOKENS_SQL,
+  PUT_TOKEN_SQL,
+  TOUCH_TOKENS_SQL,
+  type TokenInfoRow,
+  type TokenRow,
+} from './token-statements.js';
 import { isConnectionError } from './connection-errors.js';
 import { compilePostgresFilter, compilePostgresOrderBy } from './postgres-filter-compiler.js';
 
@@ -88,14 +98,6 @@ interface RecordRow {
   updated: string;
   created_by: string;
   updated_by: string;
-}
-
-interface TokenRow {
-  hash: string;
-  tenant: string;
-  subject: string;
-  scopes: string;
-  created: string;
 }
 
 /** The open transaction that store calls made inside `transaction(fn)` join. */
@@ -166,10 +168,6 @@ WITH del AS (
   UPDATE tenant_usage SET objects = objects - 1 WHERE tenant = $1 AND EXISTS (SELECT 1 FROM del) RETURNING 1
 )
 SELECT EXISTS (SELECT 1 FROM del) AS deleted`;
-
-const PUT_TOKEN_SQL = `
-INSERT INTO tokens (hash, tenant, subject, scopes, created) VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (hash) DO UPDATE SET tenant = excluded.tenant, subject = excluded.subject, scopes = excluded.scopes`;
 
 /** First key of the two-int advisory lock that guards migrations ('OMNB'). */
 const MIGRATION_LOCK_CLASS = 0x4f4d4e42;
@@ -333,21 +331,19 @@ export class PostgresStore implements Store {
   }
 
   async putToken(token: TokenRecord): Promise<void> {
-    await this.query('omnibus_put_token', PUT_TOKEN_SQL, [
+    await this.query('omnibus_put_token_v3', PUT_TOKEN_SQL, [
       token.hash,
+      tokenIdOf(token.hash),
       token.tenant,
       token.subject,
       token.scopes.join(','),
       token.created,
+      token.source ?? 'cli',
     ]);
   }
 
   async findToken(hash: string): Promise<TokenRecord | undefined> {
-    const r = await this.query<TokenRow>(
-      'omnibus_find_token',
-      'SELECT hash, tenant, subject, scopes, created FROM tokens WHERE hash = $1',
-      [hash],
-    );
+    const r = await this.query<TokenRow>('omnibus_find_token', FIND_TOKEN_SQL, [hash]);
     const row = r.rows[0];
     return row && { ...row, scopes: row.scopes.split(',') as Scope[] };
   }
@@ -355,6 +351,29 @@ export class PostgresStore implements Store {
   async countTokens(): Promise<number> {
     const r = await this.query<{ n: number }>('omnibus_count_tokens', 'SELECT count(*)::int AS n FROM tokens', []);
     return r.rows[0]?.n ?? 0;
+  }
+
+  async listTokens(): Promise<TokenInfo[]> {
+    const r = await this.query<TokenInfoRow>('omnibus_list_tokens', LIST_TOKENS_SQL, []);
+    return r.rows.map((row) => ({
+      id: row.id,
+      tenant: row.tenant,
+      subject: row.subject,
+      scopes: row.scopes.split(',') as Scope[],
+      created: row.created,
+      lastUsed: row.last_used,
+      source: row.source as TokenSource,
+    }));
+  }
+
+  async deleteToken(id: string): Promise<boolean> {
+    const r = await this.query('omnibus_delete_token', DELETE_TOKEN_SQL, [id]);
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  async touchTokens(uses: ReadonlyArray<{ hash: string; lastUsed: string }>): Promise<void> {
+    if (uses.length === 0) return;
+    await this.query('omnibus_touch_tokens', TOUCH_TOKENS_SQL, [uses.map((u) => u.hash), uses.map((u) => u.lastUsed)]);
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,8 @@ import type { Scope } from '../../auth/principal.js';
 import { MIGRATIONS } from '../migrations.js';
 import { RECORD_COLUMNS, recordValues, replaceValues } from '../record-columns.js';
 import { AsyncMutex } from '../async-mutex.js';
-import type { InsertOutcome, ListQuery, RecordKey, Store, StoredRecord, TokenRecord } from '../types.js';
+import { tokenIdOf } from '../../auth/tokens.js';
+import type { InsertOutcome, ListQuery, RecordKey, Store, StoredRecord, TokenInfo, TokenRecord, TokenSource } from '../types.js';
 import type { BatchCommit } from '../../engine/types.js';
 import { SqliteBatchCommit } from './sqlite-batch-commit.js';
 import { compileSqliteFilter, compileSqliteOrderBy } from './sqlite-filter-compiler.js';
@@ -218,14 +219,15 @@ export class SqliteStore implements Store {
     return this.write((db) => {
       this.stmt(
         db,
-        `INSERT INTO tokens (hash, tenant, subject, scopes, created) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (hash) DO UPDATE SET tenant = excluded.tenant, subject = excluded.subject, scopes = excluded.scopes`,
-      ).run(token.hash, token.tenant, token.subject, token.scopes.join(','), token.created);
+        `INSERT INTO tokens (hash, id, tenant, subject, scopes, created, source) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (hash) DO UPDATE SET tenant = excluded.tenant, subject = excluded.subject, scopes = excluded.scopes,
+           source = excluded.source`,
+      ).run(token.hash, tokenIdOf(token.hash), token.tenant, token.subject, token.scopes.join(','), token.created, token.source ?? 'cli');
     });
   }
 
   async findToken(hash: string): Promise<TokenRecord | undefined> {
-    const row = this.stmt(this.readDb(), 'SELECT * FROM tokens WHERE hash = ?').get(hash) as
+    const row = this.stmt(this.readDb(), 'SELECT hash, tenant, subject, scopes, created FROM tokens WHERE hash = ?').get(hash) as
       | { hash: string; tenant: string; subject: string; scopes: string; created: string }
       | undefined;
     return row && { ...row, scopes: row.scopes.split(',') as Scope[] };
@@ -233,6 +235,38 @@ export class SqliteStore implements Store {
 
   async countTokens(): Promise<number> {
     return (this.stmt(this.readDb(), 'SELECT count(*) AS n FROM tokens').get() as { n: number }).n;
+  }
+
+  async listTokens(): Promise<TokenInfo[]> {
+    const rows = this.stmt(
+      this.readDb(),
+      'SELECT id, tenant, subject, scopes, created, last_used, source FROM tokens ORDER BY created, id',
+    ).all() as Array<{ id: string; tenant: string; subject: string; scopes: string; created: string; last_used: string | null; source: string }>;
+    return rows.map((r) => ({
+      id: r.id,
+      tenant: r.tenant,
+      subject: r.subject,
+      scopes: r.scopes.split(',') as Scope[],
+      created: r.created,
+      lastUsed: r.last_used,
+      source: r.source as TokenSource,
+    }));
+  }
+
+  deleteToken(id: string): Promise<boolean> {
+    return this.write((db) => this.stmt(db, 'DELETE FROM tokens WHERE id = ?').run(id).changes > 0);
+  }
+
+  touchTokens(uses: ReadonlyArray<{ hash: string; lastUsed: string }>): Promise<void> {
+    if (uses.length === 0) return Promise.resolve();
+    return this.write((db) => {
+      const touch = this.stmt(db, 'UPDATE tokens SET last_used = ? WHERE hash = ? AND (last_used IS NULL OR last_used < ?)');
+      const all = () => {
+        for (const u of uses) touch.run(u.lastUsed, u.hash, u.lastUsed);
+      };
+      if (this.inTransaction()) all();
+      else db.transaction(all)();
+    });
   }
 
   async close(): Promise<void> {
