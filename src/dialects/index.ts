@@ -1,4 +1,5 @@
 import { batchPathKey } from '../engine/paths.js';
+import { odataJsonDialect } from './odata-json/index.js';
 import { opsDialect } from './ops.js';
 import { partsDialect } from './parts.js';
 import { requestsDialect } from './requests.js';
@@ -6,10 +7,10 @@ import type { Dialect } from './types.js';
 import { xmlDialect } from './xml/index.js';
 
 export type { Dialect } from './types.js';
-export { opsDialect, partsDialect, requestsDialect, xmlDialect };
+export { odataJsonDialect, opsDialect, partsDialect, requestsDialect, xmlDialect };
 
 /** Every dialect the server speaks. A new dialect is one module and one line here. */
-export const DIALECTS: readonly Dialect[] = [opsDialect, requestsDialect, partsDialect, xmlDialect];
+export const DIALECTS: readonly Dialect[] = [opsDialect, requestsDialect, partsDialect, xmlDialect, odataJsonDialect];
 
 /** The paths operations may never target: every endpoint of every dialect. */
 export function batchPathsOf(dialects: readonly Dialect[]): Set<string> {
