@@ -55,8 +55,11 @@ export async function time(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - t;
 }
 
+/** Where `npm run bench` writes its JSON results: `.tmp/bench/` (ignored by git, so a run never changes tracked files). */
+export const RESULTS_DIR = join(import.meta.dirname, '..', '.tmp', 'bench');
+
 export function writeResults(name: string, data: unknown): string {
-  const dir = join(import.meta.dirname, 'results');
+  const dir = RESULTS_DIR;
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${name}.json`);
   writeFileSync(file, JSON.stringify({ measuredAt: new Date().toISOString(), node: process.version, ...(data as object) }, null, 2) + '\n');
