@@ -5,7 +5,8 @@ import type { ApiHandler } from './api/types.js';
 import { Authenticator, bootstrapTokens } from './auth/authenticator.js';
 import type { Config } from './config.js';
 import { readAheadFor } from './api/read-ahead.js';
-import type { ReadAhead } from './engine/types.js';
+import { lockAheadFor } from './api/lock-ahead.js';
+import type { LockAhead, ReadAhead } from './engine/types.js';
 import { silentLogger, type Logger } from './log.js';
 import { errorFields, logFields } from './log-context.js';
 import { RequestMeter } from './metrics.js';
@@ -22,6 +23,8 @@ export interface Services {
   logger: Logger;
   /** Fetches a batch's runs of reads in one query where the store's round trips are costly. */
   readAhead?: ReadAhead;
+  /** Locks a group's records in a fixed order before it writes, where transactions can deadlock. */
+  lockAhead?: LockAhead;
   /** Logs an error that made a request or operation answer 5xx, once, with the request's log fields. */
   logUnexpected(err: unknown): void;
 }
@@ -48,5 +51,6 @@ export async function createServices(
   }));
   // On SQLite a read costs microseconds in-process: nothing to gain by reading ahead.
   const readAhead = store.kind === 'postgres' ? readAheadFor(store, collections) : undefined;
-  return { config, store, auth, api, meter, logger, readAhead, logUnexpected };
+  const lockAhead = store.lockRecords ? lockAheadFor(store as Store & Required<Pick<Store, 'lockRecords'>>, collections) : undefined;
+  return { config, store, auth, api, meter, logger, readAhead, lockAhead, logUnexpected };
 }

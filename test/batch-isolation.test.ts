@@ -41,10 +41,15 @@ describeEachBackend('isolation', () => {
         return r;
       });
       try {
-        await new Promise((r) => setTimeout(r, 100));
-        // The plain create waits for the group: on SQLite for the one writer, on
-        // PostgreSQL for the tenant's object counter row, which the group's create locked.
-        expect(plainDone).toBe(false);
+        if (s.backend === 'postgres') {
+          // With no object limit the group touches the tenant's object counter only just
+          // before its COMMIT, so a create of another id does not wait for the group.
+          expect((await plain).status).toBe(201);
+        } else {
+          await new Promise((r) => setTimeout(r, 100));
+          // On SQLite the plain create waits for the one writer.
+          expect(plainDone).toBe(false);
+        }
         // A reader from outside does not see the group's uncommitted write.
         expect((await s.call('GET', '/v1/iso/in-group')).status).toBe(404);
       } finally {

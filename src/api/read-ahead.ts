@@ -1,9 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ReadAhead } from '../engine/types.js';
-import { decodePathSegments } from '../paths.js';
 import type { RecordKey, Store, StoredRecord } from '../store/types.js';
 import type { CollectionRegistry } from './collections.js';
-import type { ApiRequest } from './types.js';
+import { recordKeyResolver } from './record-key.js';
 
 /** Records fetched ahead for the reads running now; `null` marks a record known to be absent. */
 type Fetched = Map<string, StoredRecord | null>;
@@ -31,6 +30,7 @@ export function fetchedRecord(key: RecordKey): StoredRecord | null | undefined {
  * moment the run started.
  */
 export function readAheadFor(store: Store, collections: CollectionRegistry): ReadAhead {
+  const recordKeyOf = recordKeyResolver(collections);
   return async (requests, run) => {
     const keys = requests.map(recordKeyOf).filter((k): k is RecordKey => k !== undefined);
     if (keys.length < 2) return run();
@@ -38,15 +38,4 @@ export function readAheadFor(store: Store, collections: CollectionRegistry): Rea
     for (const r of await store.getRecords(keys)) map.set(cacheKey(r), r);
     return fetched.run(map, run);
   };
-
-  function recordKeyOf(req: ApiRequest): RecordKey | undefined {
-    try {
-      const segments = decodePathSegments(req.path);
-      if (segments[0] !== 'v1' || segments.length < 3) return undefined;
-      const target = collections.resolve(segments.slice(1));
-      return target.id === undefined ? undefined : { tenant: req.principal.tenant, collection: target.collection, id: target.id };
-    } catch {
-      return undefined; // the route itself will answer the bad path
-    }
-  }
 }

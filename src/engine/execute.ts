@@ -2,6 +2,7 @@ import type { ApiRequest, ApiResponse } from '../api/types.js';
 import type { Principal } from '../auth/principal.js';
 import { ApiError, problem, problemHeaders, PROBLEM_CONTENT_TYPE, toApiError } from '../errors.js';
 import { withLogFields } from '../log-context.js';
+import { yieldIfBusy } from './fairness.js';
 import { planGraph, planSequence, type Unit } from './plan.js';
 import { runGraph } from './run.js';
 import type { PreparedOperation } from './validate.js';
@@ -111,6 +112,7 @@ export async function runSingle(
   commit?: BatchCommit,
   run: OperationRunner = (p) => dispatchOne(p, ctx),
 ): Promise<boolean> {
+  await yieldIfBusy(ctx);
   let result: OperationResult;
   if (Date.now() >= ctx.deadline) result = deadlineResult(op);
   else if (commit) result = await commit.run(isWrite(op), () => run(op), (r) => r.status >= 400);
@@ -139,7 +141,9 @@ export async function runGroup(
   try {
     await ctx.transactions.transaction(async () => {
       done = []; // the store may re-run this function from the start (a deadlock was broken)
+      await ctx.lockAhead?.(members.filter(isWrite).map((m) => apiRequest(m, ctx.principal)));
       for (const m of members) {
+        await yieldIfBusy(ctx);
         const result = Date.now() >= ctx.deadline ? deadlineResult(m) : await run(m);
         if (result.status >= 400) throw new GroupFailure(result);
         done.push(result);

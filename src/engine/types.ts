@@ -110,6 +110,9 @@ export interface BatchCommit {
  */
 export type ReadAhead = <T>(requests: ApiRequest[], run: () => Promise<T>) => Promise<T>;
 
+/** Called at the start of a group's transaction with its writes: may lock their records in a fixed order (no deadlocks). */
+export type LockAhead = (requests: ApiRequest[]) => Promise<void>;
+
 export interface BatchLimits {
   maxOperations: number;
   /** Paths (lower-case, no trailing slash) that route to a batch endpoint of any dialect. */
@@ -128,6 +131,7 @@ export interface ExecutionContext {
    */
   authenticateOperation?: (token: string) => Promise<Principal | undefined>;
   readAhead?: ReadAhead;
+  lockAhead?: LockAhead;
   /**
    * How many units of a `graph` batch may run at the same time (default 1).
    * With a batch commit open they run one at a time regardless: its

@@ -108,6 +108,7 @@ function serverBatchEnvironment(services: Services): BatchEnvironment {
     dispatch: services.api,
     transactions: store,
     readAhead: services.readAhead,
+    lockAhead: services.lockAhead,
     batchConcurrency: config.batchConcurrency,
     precheck: (principal) => ({
       countObjects: () => store.countRecords(principal.tenant),

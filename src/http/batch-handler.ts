@@ -1,7 +1,7 @@
 import type { Principal } from '../auth/principal.js';
 import type { Dialect, PrecheckEnvironment } from '../dialects/types.js';
 import { executeBatch } from '../engine/execute.js';
-import type { Dispatcher, ReadAhead, TransactionRunner } from '../engine/types.js';
+import type { Dispatcher, LockAhead, ReadAhead, TransactionRunner } from '../engine/types.js';
 import { validateBatch } from '../engine/validate.js';
 import { ApiError, toApiError } from '../errors.js';
 import { withLogFields } from '../log-context.js';
@@ -18,6 +18,7 @@ export interface BatchEnvironment {
   dispatch: Dispatcher;
   transactions?: TransactionRunner;
   readAhead?: ReadAhead;
+  lockAhead?: LockAhead;
   /** Units of a `graph` batch that may run at the same time (OMNIBUS_BATCH_CONCURRENCY); default 1. */
   batchConcurrency?: number;
   precheck?(principal: Principal): PrecheckEnvironment;
@@ -67,6 +68,7 @@ async function handle(
         dispatch: env.dispatch,
         transactions: env.transactions,
         readAhead: env.readAhead,
+        lockAhead: env.lockAhead,
         concurrency: env.batchConcurrency,
         onUnexpectedError: env.onError,
         deadline: Date.now() + env.batchDeadlineMs,

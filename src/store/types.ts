@@ -89,6 +89,12 @@ export interface Store {
   inTransaction(): boolean;
 
   getRecord(key: RecordKey): Promise<StoredRecord | undefined>;
+  /**
+   * Inside a transaction: locks `keys` (present or not) until it ends, in an
+   * order fixed by the keys, so that transactions locking overlapping sets
+   * this way never deadlock on them. Stores with one writer do not need it.
+   */
+  lockRecords?(keys: RecordKey[]): Promise<void>;
   /** The records of `keys` that exist, in no particular order (one query where the backend can). */
   getRecords(keys: RecordKey[]): Promise<StoredRecord[]>;
   listRecords(tenant: string, collection: string, query: ListQuery): Promise<StoredRecord[]>;

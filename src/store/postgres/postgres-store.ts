@@ -1,5 +1,7 @@
 /**
  * The PostgreSQL store (node-postgres `pg`, see docs/postgres-driver.md).
+ * Statements live in `statements.ts`, transactions and conflict retries in
+ * `transaction.ts`, schema set-up in `migrate.ts`.
  *
  * Behaviour mirrors `SqliteStore` outcome for outcome; the differences are in
  * how atomicity is obtained:
@@ -12,12 +14,17 @@
  *   newest row version (EvalPlanQual), sees the new etag and touches nothing.
  *   So of N writers with the same expected etag exactly one wins.
  * - The object limit is a conditional increment of the tenant's row in
- *   `tenant_usage` (`objects = objects + 1 ... WHERE objects < max`). Every
- *   create of a tenant takes that row's lock and keeps it until its
- *   transaction ends, so concurrent creates are serialised on it and each
- *   re-checks the condition against the committed count: N concurrent creates
- *   never pass the limit. (The price: creates of one tenant wait for each
- *   other's transactions, much like SQLite's single writer.)
+ *   `tenant_usage`. Outside a transaction that is one statement. Inside one,
+ *   a transaction under a limit locks the row at its first create and keeps
+ *   it, so concurrent creates are serialised on it and none passes the limit;
+ *   with no limit (the default) the row is not touched until just before
+ *   COMMIT, when the transaction adds its net creates minus deletes: the
+ *   counter row is then the last lock a transaction takes, so it can never be
+ *   part of a deadlock.
+ *
+ * Contention. Deadlocks and serialization failures (40P01, 40001) abort the
+ * transaction; `transaction(fn)` then runs `fn` again from its start (see
+ * transaction.ts), and a single statement outside a transaction is re-sent.
  *
  * Connections. Outside `transaction()` every call runs on the pool
  * (autocommit); a call that needs two statements (`insertRecord` on a
@@ -30,10 +37,8 @@
  * keep their order (which is what matters, e.g. for the ordered attribute list
  * of `objects`), but jsonb does not keep the key order of objects (it sorts
  * keys) and keeps only the last of duplicate keys (JSON.stringify never makes
- * duplicates). Clients must not rely on object key order; SQLite happens to
- * keep it. jsonb also refuses strings containing U+0000 or an unpaired
- * surrogate (SQLSTATE 22P05 / 22P02): such a write throws here, while SQLite
- * stores it.
+ * duplicates). jsonb also refuses strings containing U+0000 or an unpaired
+ * surrogate (SQLSTATE 22P05 / 22P02): such a write throws here.
  *
  * Broken connections (server restart, `pg_terminate_backend`) never crash the
  * process: pool and client `error` events are logged, the call that was using
@@ -43,13 +48,11 @@
  * may not have happened.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Scope } from '../../auth/principal.js';
 import { silentLogger, type Logger } from '../../log.js';
-import { AsyncMutex } from '../async-mutex.js';
-import { MIGRATIONS } from '../migrations.js';
 import { RECORD_COLUMNS, recordValues, replaceValues } from '../record-columns.js';
-export { RECORD_COLUMNS };
 import { tokenIdOf } from '../../auth/tokens.js';
 import type { InsertOptions, InsertOutcome, ListQuery, RecordKey, Store, StoredRecord, TokenInfo, TokenRecord, TokenSource } from '../types.js';
 import {
@@ -62,8 +65,42 @@ import {
   type TokenRow,
 } from './token-statements.js';
 import { isConnectionError } from './connection-errors.js';
+import { connectionConfig, migrate } from './migrate.js';
 import { compilePostgresFilter, compilePostgresOrderBy } from './postgres-filter-compiler.js';
+import {
+  ADD_USAGE_SQL,
+  COUNT_USAGE_SQL,
+  DELETE_ONLY_SQL,
+  DELETE_SQL,
+  GET_RECORD_SQL,
+  GET_RECORDS_SQL,
+  INSERT_MANY_SQL,
+  INSERT_ONLY_SQL,
+  INSERT_SQL,
+  LIST_RECORDS_SQL,
+  LOCK_KEYS_SQL,
+  LOCK_USAGE_SQL,
+  REPLACE_SQL,
+  UNBUMP_SQL,
+  UNINSERT_SQL,
+} from './statements.js';
+import {
+  AbortedTransaction,
+  isAbortedTransaction,
+  conflictBackoff,
+  conflictError,
+  isTransactionConflict,
+  MAX_CONFLICT_ATTEMPTS,
+  newTxContext,
+  RollbackFailed,
+  runInTransaction,
+  type Client,
+  type TxContext,
+  type Usage,
+} from './transaction.js';
 
+export { RECORD_COLUMNS };
+export { INSERT_SQL, REPLACE_SQL } from './statements.js';
 export { isConnectionError } from './connection-errors.js';
 
 export interface PostgresStoreOptions {
@@ -79,14 +116,11 @@ export interface PostgresStoreOptions {
   poolSize?: number;
   /** How long a call waits for a free pooled connection before failing (ms, default 10000). */
   connectionTimeoutMillis?: number;
-  /** Where pool/connection errors are reported (default: silent). */
+  /** Where pool/connection errors and conflict retries are reported (default: silent). */
   logger?: Pick<Logger, 'warn'>;
   /** `application_name` of the pooled connections, as `pg_stat_activity` shows it (default `omnibus`). */
   applicationName?: string;
 }
-
-/** What a store call runs its statements on: a pooled client, or the pool itself for one autocommit statement. */
-type Client = Pick<pg.ClientBase, 'query'>;
 
 interface RecordRow {
   tenant: string;
@@ -99,78 +133,6 @@ interface RecordRow {
   created_by: string;
   updated_by: string;
 }
-
-/** The open transaction that store calls made inside `transaction(fn)` join. */
-interface TxContext {
-  client: Client;
-  /** One store call at a time on the transaction's client (insertRecord is two statements). */
-  lock: AsyncMutex;
-  /** Set once COMMIT/ROLLBACK was issued: late calls must not touch a client that went back to the pool. */
-  finished: boolean;
-  /** Creates with server-generated ids, not yet written: flushed in one statement before any other call and before COMMIT. */
-  pending: StoredRecord[];
-  /** Tenants whose usage row this transaction holds locked, with their count including pending creates. */
-  usage: Map<string, number>;
-}
-
-
-/**
- * Create under the object limit, in one statement: bump the tenant's counter
- * (creating the row on the tenant's first record) unless it is at the limit
- * ($10 <= 0: no limit), then insert the record only if the bump happened.
- * The bump takes the counter row's lock first, so by the time the insert runs
- * every earlier create of this tenant has committed or rolled back.
- * `present` reads the statement's snapshot, i.e. rows that existed before it.
- */
-export const INSERT_SQL = `
-WITH bump AS (
-  INSERT INTO tenant_usage AS u (tenant, objects) VALUES ($1, 1)
-  ON CONFLICT (tenant) DO UPDATE SET objects = u.objects + 1
-  WHERE $10::bigint <= 0 OR u.objects < $10::bigint
-  RETURNING 1
-), ins AS (
-  INSERT INTO records (${RECORD_COLUMNS})
-  SELECT $1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM bump)
-  ON CONFLICT (tenant, collection, id) DO NOTHING
-  RETURNING 1
-)
-SELECT EXISTS (SELECT 1 FROM bump) AS bumped,
-       EXISTS (SELECT 1 FROM ins) AS inserted,
-       EXISTS (SELECT 1 FROM records WHERE tenant = $1 AND collection = $2 AND id = $3) AS present`;
-
-/** Locks the tenant's usage row for the rest of the transaction (creating it at 0) and reads its count. */
-const LOCK_USAGE_SQL = `
-INSERT INTO tenant_usage AS u (tenant, objects) VALUES ($1, 0)
-ON CONFLICT (tenant) DO UPDATE SET objects = u.objects
-RETURNING objects`;
-
-/** Deferred creates in one statement; `unnest` keeps their order, so `seq` follows it. */
-const INSERT_MANY_SQL = `
-INSERT INTO records (${RECORD_COLUMNS})
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])`;
-
-/** The counter was bumped but the id existed: give the slot back (same transaction). */
-const UNBUMP_SQL = 'UPDATE tenant_usage SET objects = objects - 1 WHERE tenant = $1';
-
-export const GET_RECORD_SQL = `SELECT ${RECORD_COLUMNS} FROM records WHERE tenant = $1 AND collection = $2 AND id = $3`;
-
-export const GET_RECORDS_SQL = `SELECT ${RECORD_COLUMNS} FROM records WHERE tenant = $1 AND collection = $2 AND id = ANY($3::text[])`;
-
-export const REPLACE_SQL = `
-UPDATE records SET data = $1::jsonb, etag = $2, updated = $3, updated_by = $4
-WHERE tenant = $5 AND collection = $6 AND id = $7 AND etag = $8`;
-
-/** Delete and count down in one statement (data-modifying CTEs always run to completion). */
-const DELETE_SQL = `
-WITH del AS (
-  DELETE FROM records WHERE tenant = $1 AND collection = $2 AND id = $3 AND etag = $4 RETURNING 1
-), dec AS (
-  UPDATE tenant_usage SET objects = objects - 1 WHERE tenant = $1 AND EXISTS (SELECT 1 FROM del) RETURNING 1
-)
-SELECT EXISTS (SELECT 1 FROM del) AS deleted`;
-
-/** First key of the two-int advisory lock that guards migrations ('OMNB'). */
-const MIGRATION_LOCK_CLASS = 0x4f4d4e42;
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
 
@@ -222,18 +184,33 @@ export class PostgresStore implements Store {
     return this.tx.getStore() !== undefined;
   }
 
+  /** Runs `fn` in one transaction; re-runs it from the start when PostgreSQL aborted it to break a conflict (see Store). */
   async transaction<T>(fn: () => Promise<T>): Promise<T> {
     if (this.inTransaction()) return fn(); // nested: join the open transaction
-    return this.withClient((client) => {
-      const ctx: TxContext = { client, lock: new AsyncMutex(), finished: false, pending: [], usage: new Map() };
-      return runInTransaction(client, ctx, () =>
-        this.tx.run(ctx, async () => {
-          const result = await fn();
-          await this.atomically(async () => undefined, false); // flushes deferred creates before COMMIT
-          return result;
-        }),
-      );
-    });
+    for (let attempt = 1; ; attempt++) {
+      let ctx: TxContext | undefined;
+      try {
+        return await this.withClient((client) => {
+          const c = (ctx = newTxContext(client));
+          return runInTransaction(client, c, () =>
+            this.tx.run(c, async () => {
+              const result = await fn();
+              await this.finishWrites(c);
+              return result;
+            }),
+          );
+        });
+      } catch (err) {
+        const conflicted = ctx?.conflict !== undefined || isTransactionConflict(err);
+        if (!conflicted) throw err;
+        if (attempt >= MAX_CONFLICT_ATTEMPTS) {
+          this.log.warn({ attempts: attempt, code: conflictCode(ctx?.conflict ?? err) }, 'postgres: transaction kept conflicting; answering 409');
+          // fn's own failure (e.g. a batch group carrying the 409 of the aborted statement) says it best.
+          throw ctx?.conflict !== undefined && !isTransactionConflict(err) ? err : conflictError();
+        }
+        await conflictBackoff(attempt);
+      }
+    }
   }
 
   async getRecord(key: RecordKey): Promise<StoredRecord | undefined> {
@@ -242,26 +219,25 @@ export class PostgresStore implements Store {
     return row && toRecord(row);
   }
 
+  async lockRecords(keys: RecordKey[]): Promise<void> {
+    const ctx = this.tx.getStore();
+    if (!ctx || keys.length === 0) return;
+    await this.inTx(ctx, (client) => client.query({ name: 'omnibus_lock_keys', text: LOCK_KEYS_SQL, values: [keys.map(keyHash)] }));
+  }
+
   async getRecords(keys: RecordKey[]): Promise<StoredRecord[]> {
-    // One `id = ANY(...)` query per (tenant, collection): it can only be planned on the primary key.
-    const groups = new Map<string, { tenant: string; collection: string; ids: string[] }>();
-    for (const k of keys) {
-      const g = `${k.tenant}\u0000${k.collection}`;
-      let group = groups.get(g);
-      if (!group) groups.set(g, (group = { tenant: k.tenant, collection: k.collection, ids: [] }));
-      group.ids.push(k.id);
-    }
-    const found: StoredRecord[] = [];
-    for (const g of groups.values()) {
-      const r = await this.query<RecordRow>('omnibus_get_records', GET_RECORDS_SQL, [g.tenant, g.collection, g.ids]);
-      for (const row of r.rows) found.push(toRecord(row));
-    }
-    return found;
+    if (keys.length === 0) return [];
+    const r = await this.query<RecordRow>('omnibus_get_records', GET_RECORDS_SQL, [
+      keys.map((k) => k.tenant),
+      keys.map((k) => k.collection),
+      keys.map((k) => k.id),
+    ]);
+    return r.rows.map(toRecord);
   }
 
   async listRecords(tenant: string, collection: string, query: ListQuery): Promise<StoredRecord[]> {
     const params: unknown[] = [tenant, collection];
-    let sql = `SELECT ${RECORD_COLUMNS} FROM records WHERE tenant = $1 AND collection = $2`;
+    let sql = LIST_RECORDS_SQL;
     let next = 3;
     if (query.filter) {
       const f = compilePostgresFilter(query.filter, next);
@@ -285,7 +261,7 @@ export class PostgresStore implements Store {
 
   insertRecord(record: StoredRecord, maxObjects: number, options: InsertOptions = {}): Promise<InsertOutcome> {
     const ctx = this.tx.getStore();
-    if (ctx && options.freshId) return this.deferInsert(ctx, record, maxObjects);
+    if (ctx) return options.freshId ? this.deferInsert(ctx, record, maxObjects) : this.insertInTransaction(ctx, record, maxObjects);
     return this.atomically(async (client) => {
       const r = await client.query<{ bumped: boolean; inserted: boolean; present: boolean }>({
         name: 'omnibus_insert_record',
@@ -311,23 +287,23 @@ export class PostgresStore implements Store {
   }
 
   async deleteRecord(key: RecordKey, expectedEtag: string): Promise<boolean> {
-    const r = await this.query<{ deleted: boolean }>('omnibus_delete_record', DELETE_SQL, [
-      key.tenant,
-      key.collection,
-      key.id,
-      expectedEtag,
-    ]);
+    const values = [key.tenant, key.collection, key.id, expectedEtag];
+    const ctx = this.tx.getStore();
+    if (ctx) {
+      const r = await this.query('omnibus_delete_only', DELETE_ONLY_SQL, values);
+      if (r.rowCount !== 1) return false;
+      usageOf(ctx, key.tenant).delta--;
+      return true;
+    }
+    const r = await this.query<{ deleted: boolean }>('omnibus_delete_record', DELETE_SQL, values);
     return r.rows[0]?.deleted === true;
   }
 
   async countRecords(tenant: string): Promise<number> {
-    const r = await this.query<{ objects: string }>(
-      'omnibus_count_records',
-      'SELECT objects FROM tenant_usage WHERE tenant = $1',
-      [tenant],
-    );
+    const r = await this.query<{ objects: string }>('omnibus_count_records', COUNT_USAGE_SQL, [tenant]);
     const row = r.rows[0];
-    return row ? Number(row.objects) : 0;
+    const own = this.tx.getStore()?.usage.get(tenant)?.delta ?? 0;
+    return (row ? Number(row.objects) : 0) + own;
   }
 
   async putToken(token: TokenRecord): Promise<void> {
@@ -386,43 +362,76 @@ export class PostgresStore implements Store {
    * A create with a server-generated id inside a transaction: a PostgreSQL
    * round trip costs more than the rest of the operation, so the row is kept
    * back and written with the transaction's other such rows in one statement.
-   * The object limit is still decided now, exactly: the tenant's usage row is
-   * locked (once per transaction) and its count kept here, so no concurrent
-   * create can pass the limit in between.
+   * Under an object limit the decision is still made now, exactly: the
+   * tenant's usage row is locked (once per transaction) and its count kept
+   * here, so no concurrent create can pass the limit in between.
    */
-  private async deferInsert(ctx: TxContext, record: StoredRecord, maxObjects: number): Promise<InsertOutcome> {
-    const release = await ctx.lock.acquire();
-    try {
-      if (ctx.finished) throw new Error('The store transaction has already ended; this call was made too late.');
-      let count = ctx.usage.get(record.tenant);
-      if (count === undefined) {
-        const r = await ctx.client.query<{ objects: string }>({ name: 'omnibus_lock_usage', text: LOCK_USAGE_SQL, values: [record.tenant] });
-        count = Number(r.rows[0]!.objects);
-      }
-      if (maxObjects > 0 && count >= maxObjects) {
-        ctx.usage.set(record.tenant, count);
-        return 'limit';
-      }
-      ctx.usage.set(record.tenant, count + 1);
-      ctx.pending.push(record);
-      return 'inserted';
-    } finally {
-      release();
-    }
+  private deferInsert(ctx: TxContext, record: StoredRecord, maxObjects: number): Promise<InsertOutcome> {
+    return this.inTx(
+      ctx,
+      async (client) => {
+        if (!(await this.underLimit(ctx, client, record.tenant, maxObjects))) return 'limit';
+        usageOf(ctx, record.tenant).delta++;
+        ctx.pending.push(record);
+        return 'inserted';
+      },
+      false,
+    );
   }
 
-  /** Writes deferred creates (one statement) and the locked usage counts. Call holding `ctx.lock`. */
-  private async flush(ctx: TxContext): Promise<void> {
-    if (ctx.pending.length > 0) {
-      const rows = ctx.pending.splice(0).map(recordValues);
-      // One array per column, for unnest.
-      const columns = rows[0]!.map((_, i) => rows.map((row) => row[i]));
-      await ctx.client.query({ name: 'omnibus_insert_many', text: INSERT_MANY_SQL, values: columns });
+  /**
+   * A create of a client-chosen id (PUT) inside a transaction. The row is
+   * inserted first, so a PUT whose id turns out to exist never locks the
+   * tenant's counter; under a limit an insert that would pass it is taken back.
+   */
+  private insertInTransaction(ctx: TxContext, record: StoredRecord, maxObjects: number): Promise<InsertOutcome> {
+    return this.inTx(ctx, async (client) => {
+      const r = await client.query({ name: 'omnibus_insert_only', text: INSERT_ONLY_SQL, values: recordValues(record) });
+      if (r.rowCount !== 1) return 'exists';
+      if (!(await this.underLimit(ctx, client, record.tenant, maxObjects))) {
+        await client.query({ name: 'omnibus_uninsert', text: UNINSERT_SQL, values: [record.tenant, record.collection, record.id] });
+        return 'limit';
+      }
+      usageOf(ctx, record.tenant).delta++;
+      return 'inserted';
+    });
+  }
+
+  /** Whether one more record fits the tenant's limit; locks its counter row for the rest of the transaction the first time. */
+  private async underLimit(ctx: TxContext, client: Client, tenant: string, maxObjects: number): Promise<boolean> {
+    if (maxObjects <= 0) return true;
+    const usage = usageOf(ctx, tenant);
+    if (usage.locked === undefined) {
+      const r = await client.query<{ objects: string }>({ name: 'omnibus_lock_usage', text: LOCK_USAGE_SQL, values: [tenant] });
+      usage.locked = Number(r.rows[0]!.objects);
     }
-    for (const [tenant, objects] of ctx.usage) {
-      await ctx.client.query({ name: 'omnibus_set_usage', text: 'UPDATE tenant_usage SET objects = $2 WHERE tenant = $1', values: [tenant, objects] });
+    return usage.locked + usage.delta < maxObjects;
+  }
+
+  /** Writes deferred creates in one statement. Call holding `ctx.lock`. */
+  private async flushPending(ctx: TxContext): Promise<void> {
+    if (ctx.pending.length === 0) return;
+    const rows = ctx.pending.splice(0).map(recordValues);
+    // One array per column, for unnest.
+    const columns = rows[0]!.map((_, i) => rows.map((row) => row[i]));
+    await ctx.client.query({ name: 'omnibus_insert_many', text: INSERT_MANY_SQL, values: columns });
+  }
+
+  /** Before COMMIT: deferred creates, then each tenant's net count change, in tenant order (a fixed lock order). */
+  private async finishWrites(ctx: TxContext): Promise<void> {
+    try {
+      await this.inTx(ctx, async (client) => {
+        const tenants = [...ctx.usage.keys()].sort();
+        for (const tenant of tenants) {
+          const delta = ctx.usage.get(tenant)!.delta;
+          if (delta !== 0) await client.query({ name: 'omnibus_add_usage', text: ADD_USAGE_SQL, values: [tenant, delta] });
+        }
+        ctx.usage.clear();
+      });
+    } catch (err) {
+      // fn swallowed the failure of one of its statements: COMMIT would roll back; say so.
+      throw isAbortedTransaction(err) ? new AbortedTransaction() : err;
     }
-    ctx.usage.clear();
   }
 
   /** One statement: on the transaction's client inside `transaction()`, else on the pool (autocommit). */
@@ -438,22 +447,46 @@ export class PostgresStore implements Store {
 
   /**
    * Runs `fn` on the open transaction's client, or else on a pooled client:
-   * inside a short transaction of its own when `needsTransaction`.
+   * inside a short transaction of its own when `needsTransaction`. Outside a
+   * transaction, work aborted by a conflict is simply run again.
    */
   private async atomically<T>(fn: (client: Client) => Promise<T>, needsTransaction: boolean): Promise<T> {
     const ctx = this.tx.getStore();
-    if (ctx) {
-      const release = await ctx.lock.acquire();
+    if (ctx) return this.inTx(ctx, fn);
+    for (let attempt = 1; ; attempt++) {
       try {
-        if (ctx.finished) throw new Error('The store transaction has already ended; this call was made too late.');
-        if (ctx.pending.length > 0 || ctx.usage.size > 0) await this.flush(ctx);
-        return await fn(ctx.client);
-      } finally {
-        release();
+        if (!needsTransaction) return await fn(this.pool);
+        return await this.withClient((client) => runInTransaction(client, undefined, () => fn(client)));
+      } catch (err) {
+        if (!isTransactionConflict(err)) throw err;
+        if (attempt >= MAX_CONFLICT_ATTEMPTS) throw conflictError();
+        await conflictBackoff(attempt);
       }
     }
-    if (!needsTransaction) return fn(this.pool);
-    return this.withClient((client) => runInTransaction(client, undefined, () => fn(client)));
+  }
+
+  /**
+   * One store call on the transaction's client: after the deferred creates
+   * are written, and never after a conflict aborted the transaction (its
+   * statements would all fail); a conflict is recorded so `transaction()`
+   * re-runs the whole of it, and answered as 409 meanwhile.
+   */
+  private async inTx<T>(ctx: TxContext, fn: (client: Client) => Promise<T>, flushFirst = true): Promise<T> {
+    const release = await ctx.lock.acquire();
+    try {
+      if (ctx.finished) throw new Error('The store transaction has already ended; this call was made too late.');
+      if (ctx.conflict !== undefined) throw conflictError();
+      try {
+        if (flushFirst) await this.flushPending(ctx);
+        return await fn(ctx.client);
+      } catch (err) {
+        if (!isTransactionConflict(err)) throw err;
+        ctx.conflict = err;
+        throw conflictError();
+      }
+    } finally {
+      release();
+    }
   }
 
   /**
@@ -480,103 +513,20 @@ export class PostgresStore implements Store {
   }
 }
 
-/** ROLLBACK itself failed: the client's state is unknown and it must not go back to the pool. */
-class RollbackFailed extends Error {
-  constructor(readonly original: unknown) {
-    super('ROLLBACK failed');
-  }
+/** A signed 64-bit hash of a record key (as a decimal string, for a bigint parameter). */
+function keyHash(key: RecordKey): string {
+  const digest = createHash('sha256').update(`${key.tenant}\u0000${key.collection}\u0000${key.id}`).digest();
+  return digest.readBigInt64BE(0).toString();
 }
 
-/**
- * BEGIN; fn; COMMIT — or ROLLBACK when fn rejects. COMMIT/ROLLBACK wait for
- * the store call in progress on `ctx` (if any) and close it to later calls.
- */
-async function runInTransaction<T>(client: Client, ctx: TxContext | undefined, fn: () => Promise<T>): Promise<T> {
-  const end = async (sql: 'COMMIT' | 'ROLLBACK'): Promise<pg.QueryResult> => {
-    const release = ctx ? await ctx.lock.acquire() : undefined;
-    try {
-      if (ctx) ctx.finished = true;
-      return await client.query(sql);
-    } finally {
-      release?.();
-    }
-  };
-  await client.query('BEGIN');
-  let result: T;
-  try {
-    result = await fn();
-  } catch (err) {
-    try {
-      await end('ROLLBACK');
-    } catch {
-      throw new RollbackFailed(err);
-    }
-    throw err;
-  }
-  const committed = await end('COMMIT');
-  // COMMIT of a transaction in which a statement failed (and fn swallowed the
-  // error) rolls back and answers "ROLLBACK" instead of raising an error.
-  if (committed.command !== 'COMMIT') {
-    throw new Error('The transaction was rolled back by PostgreSQL because a statement in it failed.');
-  }
-  return result;
+function usageOf(ctx: TxContext, tenant: string): Usage {
+  let usage = ctx.usage.get(tenant);
+  if (!usage) ctx.usage.set(tenant, (usage = { delta: 0 }));
+  return usage;
 }
 
-/** Creates the schema (if any) and applies missing migrations, each in its own transaction. */
-async function migrate(client: Client, schema: string | undefined): Promise<void> {
-  const lock = (): Promise<unknown> =>
-    client.query('SELECT pg_advisory_xact_lock($1::int, hashtext($2))', [
-      MIGRATION_LOCK_CLASS,
-      `omnibus:${schema ?? ''}`,
-    ]);
-  const setup = async (): Promise<void> => {
-    await lock();
-    if (schema !== undefined) {
-      const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
-      // Checked first: CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege even when the schema exists.
-      if (exists.rowCount === 0) await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
-    }
-    await client.query(
-      'CREATE TABLE IF NOT EXISTS omnibus_migrations (version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())',
-    );
-  };
-  await runInTransaction(client, undefined, setup);
-  const applied = async (): Promise<Set<number>> =>
-    new Set((await client.query<{ version: number }>('SELECT version FROM omnibus_migrations')).rows.map((r) => r.version));
-  const done = await applied();
-  for (const m of MIGRATIONS) {
-    if (done.has(m.version)) continue;
-    await runInTransaction(client, undefined, async () => {
-      await lock();
-      // Another server may have applied it while we waited for the lock.
-      const again = await client.query('SELECT 1 FROM omnibus_migrations WHERE version = $1', [m.version]);
-      if (again.rowCount !== 0) return;
-      for (const sql of m.postgres) await client.query(sql);
-      await client.query('INSERT INTO omnibus_migrations (version) VALUES ($1)', [m.version]);
-    });
-  }
-}
-
-/** Pool connection settings that put `schema` first on every connection's search_path. */
-function connectionConfig(url: string, schema: string | undefined): pg.PoolConfig {
-  if (schema === undefined) return { connectionString: url };
-  const setting = `-c search_path=${quoteIdent(schema)}`;
-  // Options in the URL override `options` in the config, so merge into them when present.
-  try {
-    const parsed = new URL(url);
-    const existing = parsed.searchParams.get('options');
-    if (existing !== null) {
-      parsed.searchParams.set('options', `${existing} ${setting}`);
-      return { connectionString: parsed.toString() };
-    }
-  } catch {
-    // Not a WHATWG-parsable URL: pg parses it its own way, and it has no options we could merge.
-  }
-  return { connectionString: url, options: setting };
-}
-
-function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
+function conflictCode(err: unknown): unknown {
+  return (err as { code?: unknown } | undefined)?.code;
 }
 
 function toRecord(row: RecordRow): StoredRecord {

@@ -1,0 +1,22 @@
+import { decodePathSegments } from '../paths.js';
+import type { RecordKey } from '../store/types.js';
+import type { CollectionRegistry } from './collections.js';
+import type { ApiRequest } from './types.js';
+
+/**
+ * The record a request names (`/v1/{collection}/{id}` in its principal's
+ * tenant), resolved the way the router resolves it; undefined for anything
+ * else (lists, other routes, bad paths: the route itself answers those).
+ */
+export function recordKeyResolver(collections: CollectionRegistry): (req: ApiRequest) => RecordKey | undefined {
+  return (req) => {
+    try {
+      const segments = decodePathSegments(req.path);
+      if (segments[0] !== 'v1' || segments.length < 3) return undefined;
+      const target = collections.resolve(segments.slice(1));
+      return target.id === undefined ? undefined : { tenant: req.principal.tenant, collection: target.collection, id: target.id };
+    } catch {
+      return undefined;
+    }
+  };
+}
