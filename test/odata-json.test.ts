@@ -508,6 +508,48 @@ describeEachBackend('odata-json batch', () => {
     });
   });
 
+  describe('independent requests on the same records', () => {
+    it('independent PATCHes of one record all apply: none is lost', async () => {
+      const c = fresh();
+      await s.call('PUT', `/v1/${c}/one`, { json: {} });
+      const r = await odata(Array.from({ length: 8 }, (_, i) => ({ id: `p${i}`, method: 'PATCH', url: `/v1/${c}/one`, body: { [`f${i}`]: i } })));
+      expect(r.json.responses.every((x: any) => x.status === 200)).toBe(true);
+      const fields = (await s.call('GET', `/v1/${c}/one`)).json;
+      expect(Object.keys(fields).sort()).toEqual(['f0', 'f1', 'f2', 'f3', 'f4', 'f5', 'f6', 'f7', 'id']);
+    });
+
+    it('independent writes with the same If-Match: exactly one wins, the others answer 412', async () => {
+      const c = fresh();
+      const etag = (await s.call('PUT', `/v1/${c}/one`, { json: { v: 0 } })).headers.get('etag')!;
+      const r = await odata(Array.from({ length: 6 }, (_, i) => ({ id: `p${i}`, method: 'PATCH', url: `/v1/${c}/one`, headers: { 'If-Match': etag }, body: { v: i + 1 } })));
+      const codes = r.json.responses.map((x: any) => x.status).sort();
+      expect(codes).toEqual([200, 412, 412, 412, 412, 412]);
+      const winner = r.json.responses.find((x: any) => x.status === 200);
+      expect((await s.call('GET', `/v1/${c}/one`)).json.v).toBe(winner.body.v);
+    });
+
+    it('a request that depends on a write sees it, beside independent reads of the same record', async () => {
+      const c = fresh();
+      await s.call('PUT', `/v1/${c}/one`, { json: { v: 'old' } });
+      const r = await odata([
+        { id: 'w', method: 'PATCH', url: `/v1/${c}/one`, body: { v: 'new' } },
+        { id: 'r1', method: 'GET', url: `/v1/${c}/one` },
+        { id: 'after', method: 'GET', url: `/v1/${c}/one`, dependsOn: ['w'] },
+        { id: 'del', method: 'DELETE', url: `/v1/${c}/one`, dependsOn: ['after'] },
+        { id: 'gone', method: 'GET', url: `/v1/${c}/one`, dependsOn: ['del'] },
+      ]);
+      expect(statuses(r)).toEqual([
+        ['w', 200],
+        ['r1', 200],
+        ['after', 200],
+        ['del', 204],
+        ['gone', 404],
+      ]);
+      expect(['old', 'new']).toContain(byId(r, 'r1').body.v);
+      expect(byId(r, 'after').body.v).toBe('new');
+    });
+  });
+
   describe('continue-on-error', () => {
     const failing = (c: string) => [
       { id: '1', method: 'PUT', url: `/v1/${c}/1`, body: {} },

@@ -63,8 +63,7 @@ export class RecordsApi {
   }
 
   async read(req: ApiRequest, key: RecordKey): Promise<ApiResponse> {
-    const ahead = fetchedRecord(key);
-    const current = ahead === undefined ? await this.store.getRecord(key) : (ahead ?? undefined);
+    const current = await this.current(key, 0);
     if (!current) throw missing(key);
     if (checkRead(requestConditions(req), current) === 'not-modified') return emptyResponse(304, validators(current));
     return jsonResponse(200, representation(current), validators(current));
@@ -74,7 +73,7 @@ export class RecordsApi {
     const conditions = this.writeConditions(req, true);
     const body = this.recordBody(req, key.collection);
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      const current = await this.store.getRecord(key);
+      const current = await this.current(key, attempt);
       if (current) {
         checkWrite(conditions, current);
         const next = revise(current, body, req.principal);
@@ -94,7 +93,7 @@ export class RecordsApi {
     const conditions = this.writeConditions(req, false);
     const patch = readJsonObject(req.body, 'PATCH');
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      const current = await this.existing(key, conditions);
+      const current = await this.existing(key, conditions, attempt);
       checkWrite(conditions, current);
       const merged = withoutId(mergePatch(current.data, patch) as Record<string, unknown>);
       this.collections.validate(key.collection, merged);
@@ -107,7 +106,7 @@ export class RecordsApi {
   async remove(req: ApiRequest, key: RecordKey): Promise<ApiResponse> {
     const conditions = this.writeConditions(req, false);
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      const current = await this.existing(key, conditions);
+      const current = await this.existing(key, conditions, attempt);
       checkWrite(conditions, current);
       if (await this.store.deleteRecord(key, current.etag)) return emptyResponse(204);
     }
@@ -120,9 +119,20 @@ export class RecordsApi {
     return conditions;
   }
 
+  /**
+   * The record as stored, or, on a first attempt, as read ahead for the
+   * batch running this request (api/read-ahead.ts). A write that read ahead
+   * is still compare-and-set: when the record changed since, the write loses
+   * and its next attempt reads the store.
+   */
+  private async current(key: RecordKey, attempt: number): Promise<StoredRecord | undefined> {
+    const ahead = attempt === 0 ? fetchedRecord(key) : undefined;
+    return ahead === undefined ? this.store.getRecord(key) : (ahead ?? undefined);
+  }
+
   /** The record a PATCH or DELETE acts on: 404 when absent, or 412 when the write was conditional on it. */
-  private async existing(key: RecordKey, conditions: Conditions): Promise<StoredRecord> {
-    const current = await this.store.getRecord(key);
+  private async existing(key: RecordKey, conditions: Conditions, attempt: number): Promise<StoredRecord> {
+    const current = await this.current(key, attempt);
     if (current) return current;
     throw conditions.ifMatch ? preconditionFailed('If-Match cannot match: the record does not exist.') : missing(key);
   }

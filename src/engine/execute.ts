@@ -35,7 +35,11 @@ export async function executeBatch(
   options: { stopOnError?: boolean; order?: 'request' | 'graph' } = {},
 ): Promise<BatchOutcome> {
   const graph = options.order === 'graph' ? planGraph(ops) : undefined;
-  const commit = ctx.transactions?.openBatchCommit?.();
+  // A graph batch that runs units side by side commits each standalone operation on its own
+  // connection: a batch commit's savepoints share one connection and would serialise them.
+  const concurrent = graph !== undefined && (ctx.concurrency ?? 1) > 1;
+  const standaloneWrites = ops.filter((p) => p.op.group === undefined && isWrite(p)).length;
+  const commit = concurrent ? undefined : ctx.transactions?.openBatchCommit?.({ standaloneWrites });
   try {
     const stopOnError = options.stopOnError === true;
     const outcome = graph
@@ -76,7 +80,8 @@ async function runUnits(
       }
       return -1;
     };
-    const stoppedAt = singles.length > 1 && ctx.readAhead ? await ctx.readAhead(singles.map((p) => apiRequest(p, ctx.principal)), run) : await run();
+    // Read ahead only outside an open batch transaction: it reads what other connections see.
+    const stoppedAt = singles.length > 1 && ctx.readAhead && !commit?.open ? await ctx.readAhead(singles.map((p) => apiRequest(p, ctx.principal)), run) : await run();
     if (stoppedAt >= 0) return halt(u + stoppedAt);
     u += singles.length;
   }

@@ -79,21 +79,11 @@ export function planGraph(ops: PreparedOperation[]): GraphPlan {
     return [...deps];
   });
 
-  // Everything each operation depends on, transitively (dependencies stand earlier, so one pass in order).
-  const closure: Set<number>[] = [];
-  for (let i = 0; i < ops.length; i++) {
-    const all = new Set<number>();
-    for (const d of direct[i]!) {
-      all.add(d);
-      for (const t of closure[d]!) all.add(t);
-    }
-    closure.push(all);
-  }
   for (const p of ops) {
     for (const id of referencedIds(p)) {
       const index = byId.get(id);
       if (index === undefined) throw invalid(`${label(p)} refers to $${id}, which is no operation of this batch.`);
-      if (!closure[p.op.index]!.has(index)) {
+      if (!dependsOn(direct, p.op.index, index)) {
         throw invalid(`${label(p)} refers to $${id} but does not depend on it; add ${JSON.stringify(id)} to its dependsOn.`);
       }
     }
@@ -119,6 +109,23 @@ export function planGraph(ops: PreparedOperation[]): GraphPlan {
   const dependents: number[][] = units.map(() => []);
   after.forEach((deps, u) => deps.forEach((d) => dependents[d]!.push(u)));
   return { units, after, dependents };
+}
+
+/** Whether operation `from` depends on operation `to`, directly or transitively (searched only for references). */
+function dependsOn(direct: number[][], from: number, to: number): boolean {
+  const seen = new Set<number>();
+  const stack = [from];
+  while (stack.length > 0) {
+    for (const d of direct[stack.pop()!]!) {
+      if (d === to) return true;
+      // Dependencies stand earlier, so nothing before `to` can lead to it.
+      if (d > to && !seen.has(d)) {
+        seen.add(d);
+        stack.push(d);
+      }
+    }
+  }
+  return false;
 }
 
 export function members(unit: Unit): PreparedOperation[] {

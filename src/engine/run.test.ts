@@ -130,25 +130,46 @@ describe('running a dependency graph', () => {
     expect(r.seen[1]!.headers.get('if-match')).toBe('"e1"');
   });
 
-  it('runs one unit at a time while a batch commit is open, whatever the concurrency', async () => {
-    const r = recorder();
-    const commit: BatchCommit = { run: (_w, fn) => fn(), commit: async () => {}, abort: async () => {} };
-    const ctx = r.ctx({ concurrency: 8, transactions: { transaction: (fn) => fn(), openBatchCommit: () => commit } });
-    await executeBatch(prepare(Array.from({ length: 6 }, (_, i) => ({ id: `o${i}` }))), ctx, { order: 'graph' });
-    expect(r.max()).toBe(1);
+  it('shares the batch commit with concurrency 1, and opens none to run units side by side', async () => {
+    const runs: string[] = [];
+    let opened = 0;
+    const commit = {
+      open: false,
+      run: <T>(_write: boolean, fn: () => Promise<T>) => (runs.push('run'), fn()),
+      commit: async () => {},
+      abort: async () => {},
+    } as unknown as BatchCommit;
+    const store: TransactionRunner = { transaction: (fn) => fn(), openBatchCommit: () => (opened++, commit) };
+    const ops = prepare(Array.from({ length: 6 }, (_, i) => ({ id: `o${i}` })));
+    const one = recorder();
+    await executeBatch(ops, one.ctx({ concurrency: 1, transactions: store }), { order: 'graph' });
+    expect([opened, runs.length, one.max()]).toEqual([1, 6, 1]);
+    const eight = recorder();
+    await executeBatch(ops, eight.ctx({ concurrency: 8, transactions: store }), { order: 'graph' });
+    expect([opened, runs.length]).toEqual([1, 6]);
+    expect(eight.max()).toBe(6);
   });
 
-  it('reads the ready single-record reads ahead in one go', async () => {
+  it('reads ahead what the first wave reads or writes, and runs only that wave inside the snapshot', async () => {
     const r = recorder();
+    const snapshot = new AsyncLocalStorage<string>();
     const calls: string[][] = [];
     const readAhead: ReadAhead = (requests, run) => {
-      calls.push(requests.map((q) => q.path));
-      return run();
+      calls.push(requests.map((q) => `${q.method} ${q.path}`));
+      return snapshot.run('ahead', run);
     };
-    const ops = prepare([{ id: 'a' }, { id: 'w', method: 'PUT' }, { id: 'b' }, { id: 'c', dependsOn: ['w'] }]);
-    const outcome = await executeBatch(ops, r.ctx({ concurrency: 8, readAhead }), { order: 'graph' });
-    expect(outcome.results.map((x) => x.status)).toEqual([200, 200, 200, 200]);
-    expect(calls).toEqual([['/v1/x/a', '/v1/x/b']]);
+    const seenIn: Record<string, string | undefined> = {};
+    const ctx = r.ctx({ concurrency: 8, readAhead });
+    const dispatch = ctx.dispatch;
+    ctx.dispatch = (req) => {
+      seenIn[req.path] = snapshot.getStore();
+      return dispatch(req);
+    };
+    const ops = prepare([{ id: 'a' }, { id: 'w', method: 'PUT' }, { id: 'p', method: 'POST', path: '/v1/x' }, { id: 'b' }, { id: 'c', dependsOn: ['w'] }]);
+    const outcome = await executeBatch(ops, ctx, { order: 'graph' });
+    expect(outcome.results.map((x) => x.status)).toEqual([200, 200, 200, 200, 200]);
+    expect(calls).toEqual([['GET /v1/x/a', 'PUT /v1/x/w', 'GET /v1/x/b']]);
+    expect(seenIn).toEqual({ '/v1/x/a': 'ahead', '/v1/x/w': 'ahead', '/v1/x': undefined, '/v1/x/b': 'ahead', '/v1/x/c': undefined });
   });
 
   it('refuses a bad dependency before anything runs', async () => {

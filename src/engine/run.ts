@@ -1,5 +1,6 @@
+import { AsyncResource } from 'node:async_hooks';
 import { ApiError, toApiError } from '../errors.js';
-import { apiRequest, dispatchOne, isReadAheadable, problemResult, runGroup, runSingle, type OperationRunner } from './execute.js';
+import { apiRequest, dispatchOne, problemResult, runGroup, runSingle, type OperationRunner } from './execute.js';
 import { members, type GraphPlan, type Unit } from './plan.js';
 import { resolveReferences, type Finished } from './references.js';
 import type { BatchCommit, BatchOutcome, ExecutionContext, OperationResult } from './types.js';
@@ -25,9 +26,13 @@ import type { PreparedOperation } from './validate.js';
  *   from the results of the operations it depends on;
  * - with `stopOnError`, nothing new starts after the first failure; units
  *   that never started have no result (`halted`);
- * - ready single-record reads start together as one unit read ahead in one
- *   go (`ctx.readAhead`), the way the request-order runner reads runs of
- *   GETs.
+ * - with `ctx.readAhead` (PostgreSQL), the records that the first wave of
+ *   single operations (those that depend on nothing) reads or writes are
+ *   fetched in one go before anything starts, and those operations run with
+ *   that snapshot: they are independent of each other, so each may see the
+ *   batch as it was when it began (a write stays compare-and-set, and
+ *   re-reads the store when the record changed since). Operations that start
+ *   after a dependency never see it: they must see what it wrote.
  */
 export async function runGraph(
   plan: GraphPlan,
@@ -44,7 +49,7 @@ export async function runGraph(
   const state = units.map((): 'waiting' | 'started' | 'skipped' => 'waiting');
   const failed = units.map(() => false);
   /** Units whose dependencies have all finished and that have not started, in request order. */
-  let ready = units.flatMap((_, u) => (waitingFor[u] === 0 ? [u] : []));
+  const ready = units.flatMap((_, u) => (waitingFor[u] === 0 ? [u] : []));
   let running = 0;
   let halted = false;
 
@@ -61,28 +66,16 @@ export async function runGraph(
     return result;
   };
 
-  /** Runs units `us`: one unit, or single-record reads back to back inside one read-ahead. Says which failed (of those started). */
-  const start = async (us: number[]): Promise<boolean[]> => {
-    if (us.length === 1) {
-      const unit = units[us[0]!]!;
-      if (unit.kind === 'single') return [await runSingle(unit.op, ctx, results, commit, run)];
-      await commit?.commit(); // the group is all-or-none in a transaction of its own
-      return [await runGroup(unit.members, ctx, results, run)];
+  const snapshot = await firstWaveSnapshot(units, ready, ctx);
+
+  const start = async (u: number): Promise<boolean> => {
+    const unit = units[u]!;
+    if (unit.kind === 'single') {
+      const single = () => runSingle(unit.op, ctx, results, commit, run);
+      return snapshot?.members.has(u) ? snapshot.enter(single) : single();
     }
-    const ops = us.map((u) => (units[u] as Extract<Unit, { kind: 'single' }>).op);
-    return ctx.readAhead!(
-      ops.map((p) => apiRequest(p, ctx.principal)),
-      async () => {
-        const outcome: boolean[] = [];
-        for (const p of ops) {
-          if (halted) break; // another unit failed under stopOnError: the rest do not start
-          const readFailed = await runSingle(p, ctx, results, commit, run);
-          outcome.push(readFailed);
-          if (readFailed && stopOnError) break;
-        }
-        return outcome;
-      },
-    );
+    await commit?.commit(); // the group is all-or-none in a transaction of its own
+    return runGroup(unit.members, ctx, results, run);
   };
 
   const skip = (u: number, because: Unit): void => {
@@ -111,14 +104,12 @@ export async function runGraph(
     const pump = (): void => {
       while (!halted && running < limit && ready.length > 0) {
         const u = ready.shift()!;
-        const us = ctx.readAhead && isRead(units[u]!) ? [u, ...ready.filter((v) => isRead(units[v]!))] : [u];
-        if (us.length > 1) ready = ready.filter((v) => !us.includes(v));
-        for (const v of us) state[v] = 'started';
+        state[u] = 'started';
         running++;
-        start(us).then(
-          (outcome) => {
-            // A read run cut short by stopOnError leaves its last reads unstarted.
-            us.forEach((v, k) => (k < outcome.length ? finish(v, outcome[k]!) : (state[v] = 'waiting')));
+        // Registered here, in the runner's own context: the next units never start inside this one's.
+        start(u).then(
+          (unitFailed) => {
+            finish(u, unitFailed);
             running--;
             pump();
           },
@@ -135,8 +126,29 @@ export async function runGraph(
   return { results: results.filter(Boolean), halted: state.includes('waiting') };
 }
 
-function isRead(unit: Unit): boolean {
-  return unit.kind === 'single' && isReadAheadable(unit.op) && unit.op.op.references?.path === undefined;
+/** Runs a function inside the snapshot of the first wave's records. */
+type EnterSnapshot = <T>(fn: () => Promise<T>) => Promise<T>;
+
+/**
+ * Reads ahead the records of the first wave's single operations on one
+ * record (no path reference, no per-operation token) and gives back a way
+ * to run each of them inside that snapshot.
+ */
+async function firstWaveSnapshot(
+  units: Unit[],
+  ready: number[],
+  ctx: ExecutionContext,
+): Promise<{ members: Set<number>; enter: EnterSnapshot } | undefined> {
+  if (!ctx.readAhead) return undefined;
+  const wave = ready.filter((u) => {
+    const unit = units[u]!;
+    return unit.kind === 'single' && unit.op.op.method !== 'POST' && unit.op.op.references?.path === undefined && unit.op.target.token === undefined;
+  });
+  if (wave.length < 2) return undefined;
+  const requests = wave.map((u) => apiRequest((units[u] as Extract<Unit, { kind: 'single' }>).op, ctx.principal));
+  // Bound inside the read-ahead, the function runs whatever it is given in that context, later.
+  const enter = await ctx.readAhead(requests, async () => AsyncResource.bind(<T>(fn: () => Promise<T>) => fn()));
+  return { members: new Set(wave), enter: enter as EnterSnapshot };
 }
 
 function failedDependency(p: PreparedOperation, because: Unit): OperationResult {

@@ -109,7 +109,8 @@ function serverBatchEnvironment(services: Services): BatchEnvironment {
     transactions: store,
     readAhead: services.readAhead,
     lockAhead: services.lockAhead,
-    batchConcurrency: config.batchConcurrency,
+    // SQLite has one writer: there a graph batch runs one unit at a time and shares the batch commit.
+    batchConcurrency: store.kind === 'sqlite' ? 1 : config.batchConcurrency,
     precheck: (principal) => ({
       countObjects: () => store.countRecords(principal.tenant),
       maxObjects: config.tenantMaxObjects[principal.tenant] ?? config.maxObjects,

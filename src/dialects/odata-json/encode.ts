@@ -15,8 +15,16 @@ const CANONICAL: Record<string, string> = {
   'content-md5': 'Content-MD5',
 };
 
+/** Names seen before, canonicalised once: a batch repeats the same few header names. */
+const canonicalNames = new Map<string, string>(Object.entries(CANONICAL));
+
 export function canonicalHeaderName(lower: string): string {
-  return CANONICAL[lower] ?? lower.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase());
+  let name = canonicalNames.get(lower);
+  if (name === undefined) {
+    name = lower.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase());
+    if (canonicalNames.size < 1000) canonicalNames.set(lower, name);
+  }
+  return name;
 }
 
 interface ODataResponse {
@@ -50,28 +58,27 @@ export function encodeODataResponse(batch: Batch, outcome: BatchOutcome, info: O
 }
 
 function operationResponse(id: string, r: OperationResult): ODataResponse {
+  // No body: a Fetch Response (what Graph clients build from this) may not have one for 204 or 304.
+  const hasBody = r.status !== 204 && r.status !== 304 && (r.body !== undefined || r.text !== undefined);
+  const problem = hasBody && r.text === undefined && isProblem(r);
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(r.headers)) headers[canonicalHeaderName(name.toLowerCase())] = value;
-  const response: ODataResponse = { id, status: r.status, headers };
-  if (r.status === 204 || r.status === 304 || (r.body === undefined && r.text === undefined)) {
-    // No body: a Fetch Response (what Graph clients build from this) may not have one for 204 or 304.
-    delete headers['Content-Type'];
-    return response;
+  for (const name in r.headers) {
+    const lower = name.toLowerCase();
+    if (lower === 'content-type' && (!hasBody || problem)) continue;
+    headers[canonicalHeaderName(lower)] = r.headers[name]!;
   }
-  if (r.text !== undefined) {
-    response.body = r.text;
-  } else if (isProblem(r)) {
-    response.body = odataError(r.body as Record<string, unknown>);
+  if (!hasBody) return { id, status: r.status, headers };
+  if (problem) {
     headers['Content-Type'] = 'application/json';
-  } else {
-    response.body = r.body;
+    return { id, status: r.status, headers, body: odataError(r.body as Record<string, unknown>) };
   }
-  return response;
+  return { id, status: r.status, headers, body: r.text ?? r.body };
 }
 
 function isProblem(r: OperationResult): boolean {
-  const type = (r.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  return type === PROBLEM_CONTENT_TYPE && r.body !== null && typeof r.body === 'object' && !Array.isArray(r.body);
+  const type = r.headers['content-type'];
+  if (type === undefined || r.body === null || typeof r.body !== 'object' || Array.isArray(r.body)) return false;
+  return type === PROBLEM_CONTENT_TYPE || type.split(';')[0]!.trim().toLowerCase() === PROBLEM_CONTENT_TYPE;
 }
 
 const PROBLEM_MEMBERS = new Set(['type', 'title', 'status', 'detail', 'code', 'errors']);
