@@ -1,31 +1,12 @@
 import type { Batch, BatchOutcome, OperationResult } from '../../engine/types.js';
-import { PROBLEM_CONTENT_TYPE, type ApiError } from '../../errors.js';
+import type { ApiError } from '../../errors.js';
+import { canonicalHeaderName, isProblem, odataError, odataRefusal } from '../odata/responses.js';
 import type { EncodedResponse } from '../types.js';
 import type { ODataBatchInfo } from './decode.js';
 
 export const ODATA_VERSION = '4.01';
 
-/** Header names as HTTP writes them; Graph clients read `Content-Type` by that exact key. */
-const CANONICAL: Record<string, string> = {
-  etag: 'ETag',
-  'www-authenticate': 'WWW-Authenticate',
-  'odata-version': 'OData-Version',
-  'odata-entityid': 'OData-EntityId',
-  'odata-maxversion': 'OData-MaxVersion',
-  'content-md5': 'Content-MD5',
-};
-
-/** Names seen before, canonicalised once: a batch repeats the same few header names. */
-const canonicalNames = new Map<string, string>(Object.entries(CANONICAL));
-
-export function canonicalHeaderName(lower: string): string {
-  let name = canonicalNames.get(lower);
-  if (name === undefined) {
-    name = lower.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase());
-    if (canonicalNames.size < 1000) canonicalNames.set(lower, name);
-  }
-  return name;
-}
+export { canonicalHeaderName };
 
 interface ODataResponse {
   id: string;
@@ -75,33 +56,7 @@ function operationResponse(id: string, r: OperationResult): ODataResponse {
   return { id, status: r.status, headers, body: r.text ?? r.body };
 }
 
-function isProblem(r: OperationResult): boolean {
-  const type = r.headers['content-type'];
-  if (type === undefined || r.body === null || typeof r.body !== 'object' || Array.isArray(r.body)) return false;
-  return type === PROBLEM_CONTENT_TYPE || type.split(';')[0]!.trim().toLowerCase() === PROBLEM_CONTENT_TYPE;
-}
-
-const PROBLEM_MEMBERS = new Set(['type', 'title', 'status', 'detail', 'code', 'errors']);
-
-/**
- * An RFC 9457 problem as an OData error: `code` is the problem's code,
- * `message` its detail, `details` one entry per listed validation error;
- * any other member (a filter's `position`) goes to `innererror`.
- */
-export function odataError(p: Record<string, unknown>): { error: Record<string, unknown> } {
-  const code = typeof p['code'] === 'string' ? p['code'] : 'internal';
-  const message = typeof p['detail'] === 'string' ? p['detail'] : String(p['title'] ?? 'The operation failed.');
-  const listed = Array.isArray(p['errors']) ? p['errors'] : [];
-  const error: Record<string, unknown> = { code, message, details: listed.map((e) => ({ code, message: String(e) })) };
-  const inner = Object.fromEntries(Object.entries(p).filter(([k]) => !PROBLEM_MEMBERS.has(k)));
-  if (Object.keys(inner).length > 0) error['innererror'] = inner;
-  return { error };
-}
-
 /** A refused batch: its status and `{"error":{"code","message"}}`, the message naming the format. */
 export function encodeODataError(error: ApiError): EncodedResponse {
-  const headers: Record<string, string> = { ...error.headers, 'content-type': 'application/json', 'odata-version': ODATA_VERSION };
-  if (error.status === 401) headers['www-authenticate'] = 'Bearer';
-  const message = /OData JSON batch/.test(error.message) ? error.message : `OData JSON batch refused: ${error.message}`;
-  return { status: error.status, headers, body: JSON.stringify({ error: { code: error.code, message } }) };
+  return odataRefusal(error, 'OData JSON batch', ODATA_VERSION);
 }
