@@ -132,3 +132,27 @@ describe.skipIf(!(await backendEnabled(POSTGRES_BACKEND)))('PostgresStore.transa
     expect(x.data['v']).toBe(y.data['v']);
   }, 30_000);
 });
+
+describeEachBackend('contention between batches of standalone operations', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer();
+  });
+  afterAll(() => s.close());
+
+  it('ops batches writing [x, y, z] and [z, y, x] at the same time, 50 rounds: every operation succeeds', async () => {
+    const statuses: number[] = [];
+    for (let round = 0; round < 50; round++) {
+      const ids = ['x', 'y', 'z'].map((k) => `/v1/crossed/${k}${round % 3}`);
+      const batch = (order: string[], by: string) =>
+        s.call('POST', '/batch', { json: { requests: order.map((path) => ({ method: 'PUT', path, body: { by, round } })) } });
+      const [a, b] = await Promise.all([batch(ids, 'A'), batch([...ids].reverse(), 'B')]);
+      for (const r of [a, b]) {
+        expect(r.status).toBe(200);
+        for (const op of r.json.responses as Array<{ status: number }>) statuses.push(op.status);
+      }
+      for (const path of ids) expect((await s.call('GET', path)).json.round).toBe(round);
+    }
+    expect(statuses.filter((st) => st >= 300)).toEqual([]);
+  }, 120_000);
+});

@@ -15,11 +15,18 @@ function cacheKey(key: RecordKey): string {
 
 /**
  * The record a read may take instead of asking the store: the fetched-ahead
- * one (or `null`, known absent) while a run of reads is going on, else
- * undefined (ask the store).
+ * one (or `null`, known absent) while a run of reads is going on, the first
+ * time it is asked for; else undefined (ask the store).
  */
 export function fetchedRecord(key: RecordKey): StoredRecord | null | undefined {
-  return fetched.getStore()?.get(cacheKey(key));
+  const map = fetched.getStore();
+  if (!map) return undefined;
+  const k = cacheKey(key);
+  const record = map.get(k);
+  // Once: a second read of the key (a compare-and-set that lost and reads again,
+  // or a read after this operation's own write) asks the store.
+  map.delete(k);
+  return record;
 }
 
 /**

@@ -80,8 +80,13 @@ export type Dispatcher = (req: ApiRequest) => Promise<ApiResponse>;
 export interface TransactionRunner {
   /** May run `fn` more than once: a transaction the database aborted (deadlock) is re-run from its start. */
   transaction<T>(fn: () => Promise<T>): Promise<T>;
-  /** When present, the standalone operations of one batch share one durable commit (see BatchCommit). */
-  openBatchCommit?(): BatchCommit;
+  /**
+   * When present, the standalone operations of one batch share one durable
+   * commit (see BatchCommit). `standaloneWrites` counts the batch's writes
+   * outside groups; a store may answer undefined where one commit would not
+   * pay for what it costs (PostgreSQL, for a single write).
+   */
+  openBatchCommit?(plan: { standaloneWrites: number }): BatchCommit | undefined;
 }
 
 /**
@@ -94,6 +99,8 @@ export interface TransactionRunner {
  * a group, and at the end, always before the batch answers.
  */
 export interface BatchCommit {
+  /** True while the batch transaction is open (writes of this batch are not yet visible to other connections). */
+  readonly open: boolean;
   /** Runs one operation; `undo(result)` true rolls back that operation's effects alone. */
   run<T>(write: boolean, fn: () => Promise<T>, undo: (result: T) => boolean): Promise<T>;
   /** Commits what the batch has done so far (nothing open: no-op). */

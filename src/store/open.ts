@@ -16,7 +16,7 @@ export async function openStore(config: Pick<Config, 'databaseUrl' | 'sqlitePath
   if (isPostgresUrl(config.databaseUrl)) {
     const url = config.databaseUrl;
     try {
-      return await PostgresStore.open({ url, logger });
+      return await PostgresStore.open({ url, logger, batchCommitMs: config.batchCommitMs });
     } catch (err) {
       throw postgresStartupError(err, url);
     }

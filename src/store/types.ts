@@ -85,7 +85,7 @@ export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   transaction<T>(fn: () => Promise<T>): Promise<T>;
   /** One durable commit for a batch's standalone operations, where the store measures faster with it (SQLite). */
-  openBatchCommit?(): BatchCommit;
+  openBatchCommit?(plan: { standaloneWrites: number }): BatchCommit | undefined;
   inTransaction(): boolean;
 
   getRecord(key: RecordKey): Promise<StoredRecord | undefined>;

@@ -65,6 +65,8 @@ import {
   type TokenRow,
 } from './token-statements.js';
 import { isConnectionError } from './connection-errors.js';
+import type { BatchCommit } from '../../engine/types.js';
+import { PostgresBatchCommit, type BatchTransactionHost } from './batch-commit.js';
 import { connectionConfig, migrate } from './migrate.js';
 import { compilePostgresFilter, compilePostgresOrderBy } from './postgres-filter-compiler.js';
 import {
@@ -120,6 +122,8 @@ export interface PostgresStoreOptions {
   logger?: Pick<Logger, 'warn'>;
   /** `application_name` of the pooled connections, as `pg_stat_activity` shows it (default `omnibus`). */
   applicationName?: string;
+  /** Longest time (ms) a batch keeps its transaction open before committing what it has done (default 20). */
+  batchCommitMs?: number;
 }
 
 interface RecordRow {
@@ -144,6 +148,7 @@ export class PostgresStore implements Store {
   private constructor(
     private readonly pool: pg.Pool,
     private readonly log: Pick<Logger, 'warn'>,
+    private readonly batchCommitMs: number,
   ) {}
 
   /**
@@ -170,7 +175,7 @@ export class PostgresStore implements Store {
     // A checked-out client whose connection dies between queries emits 'error'
     // too; pg-pool only listens while the client is idle.
     pool.on('connect', (client) => client.on('error', () => {}));
-    const store = new PostgresStore(pool, log);
+    const store = new PostgresStore(pool, log, options.batchCommitMs ?? 20);
     try {
       await store.withClient((client) => migrate(client, options.schema));
     } catch (err) {
@@ -217,6 +222,78 @@ export class PostgresStore implements Store {
     const r = await this.query<RecordRow>('omnibus_get_record', GET_RECORD_SQL, [key.tenant, key.collection, key.id]);
     const row = r.rows[0];
     return row && toRecord(row);
+  }
+
+  /** Standalone operations of one batch share a transaction, one savepoint each (see PostgresBatchCommit). */
+  openBatchCommit(plan: { standaloneWrites: number }): BatchCommit | undefined {
+    // BEGIN, a savepoint per operation and COMMIT cost more round trips than one autocommit write saves.
+    if (plan.standaloneWrites < 2) return undefined;
+    return new PostgresBatchCommit({ ...this.batchHost, maxHoldMs: this.batchCommitMs });
+  }
+
+  private readonly batchHost: BatchTransactionHost = {
+    maxHoldMs: 20, // openBatchCommit() passes the store's option
+    begin: async (lockTimeoutMs) => {
+      const client = await this.pool.connect();
+      const ctx = newTxContext(client);
+      const onError = (err: Error): void => {
+        held.broken ??= err;
+        this.log.warn({ err: errorInfo(err) }, 'postgres: connection lost while in use');
+      };
+      const held = { client, onError, broken: undefined as Error | undefined };
+      client.on('error', onError);
+      this.batchClients.set(ctx, held);
+      try {
+        await client.query(lockTimeoutMs === undefined ? 'BEGIN' : `BEGIN; SET LOCAL lock_timeout = ${Math.floor(lockTimeoutMs)}`);
+      } catch (err) {
+        this.releaseBatchClient(ctx, asError(err));
+        throw err;
+      }
+      return ctx;
+    },
+    within: (ctx, fn) => this.tx.run(ctx, fn),
+    control: async (ctx, sql) => {
+      const release = await ctx.lock.acquire();
+      try {
+        await ctx.client.query(sql);
+      } finally {
+        release();
+      }
+    },
+    flush: (ctx) => this.inTx(ctx, async () => undefined),
+    end: async (ctx, commit) => {
+      let broken: Error | undefined;
+      try {
+        if (commit) await this.finishWrites(ctx);
+        const release = await ctx.lock.acquire();
+        try {
+          ctx.finished = true;
+          const r = await ctx.client.query(commit ? 'COMMIT' : 'ROLLBACK');
+          if (commit && r.command !== 'COMMIT') throw new AbortedTransaction();
+        } finally {
+          release();
+        }
+      } catch (err) {
+        if (!ctx.finished) {
+          ctx.finished = true;
+          await ctx.client.query('ROLLBACK').catch((e: unknown) => (broken = asError(e)));
+        }
+        if (isConnectionError(err)) broken ??= asError(err);
+        throw err;
+      } finally {
+        this.releaseBatchClient(ctx, broken);
+      }
+    },
+  };
+
+  private readonly batchClients = new WeakMap<TxContext, { client: pg.PoolClient; onError: (err: Error) => void; broken?: Error }>();
+
+  private releaseBatchClient(ctx: TxContext, broken: Error | undefined): void {
+    const held = this.batchClients.get(ctx);
+    if (!held) return;
+    this.batchClients.delete(ctx);
+    held.client.off('error', held.onError);
+    held.client.release(broken ?? held.broken);
   }
 
   async lockRecords(keys: RecordKey[]): Promise<void> {

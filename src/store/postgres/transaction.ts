@@ -46,10 +46,14 @@ export function newTxContext(client: Client): TxContext {
   return { client, lock: new AsyncMutex(), finished: false, pending: [], usage: new Map() };
 }
 
-/** True for the errors after which PostgreSQL has rolled the transaction back and a re-run may succeed. */
+/**
+ * True for the errors after which the transaction (or savepoint) must be
+ * rolled back and a re-run may succeed: deadlock, serialization failure, and
+ * a lock wait that timed out (only the batch commit sets `lock_timeout`).
+ */
 export function isTransactionConflict(err: unknown): boolean {
   const code = (err as { code?: unknown } | undefined)?.code;
-  return code === '40P01' || code === '40001';
+  return code === '40P01' || code === '40001' || code === '55P03';
 }
 
 /** What the client gets when conflicts kept aborting the work: a 409 it can retry. */

@@ -28,6 +28,10 @@ export class SqliteBatchCommit implements BatchCommit {
 
   constructor(private readonly writer: SqliteWriter) {}
 
+  get open(): boolean {
+    return this.release !== undefined;
+  }
+
   async run<T>(write: boolean, fn: () => Promise<T>, undo: (result: T) => boolean): Promise<T> {
     if (!this.release) {
       if (!write) return fn();

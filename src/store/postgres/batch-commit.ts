@@ -1,0 +1,110 @@
+import type { BatchCommit } from '../../engine/types.js';
+import { conflictBackoff, MAX_CONFLICT_ATTEMPTS, type TxContext, type Usage } from './transaction.js';
+
+/** What the batch commit needs of its store: one transaction on a client of its own, and statements on it. */
+export interface BatchTransactionHost {
+  /** Longest time the batch transaction stays open before it commits (and lets go of its row locks). */
+  maxHoldMs: number;
+  /** BEGIN on a pooled client kept for this batch; with `lockTimeoutMs`, lock waits longer than that fail (55P03). */
+  begin(lockTimeoutMs?: number): Promise<TxContext>;
+  /** Runs `fn` with store calls joining the batch transaction. */
+  within<T>(ctx: TxContext, fn: () => Promise<T>): Promise<T>;
+  /** One statement on the transaction's client, even after a conflict aborted it (SAVEPOINT, ROLLBACK TO). */
+  control(ctx: TxContext, sql: string): Promise<void>;
+  /** Writes the creates kept back so far (so that a savepoint covers them). */
+  flush(ctx: TxContext): Promise<void>;
+  /** COMMIT (after the counters) or ROLLBACK, and gives the client back. */
+  end(ctx: TxContext, commit: boolean): Promise<void>;
+}
+
+const SAVEPOINT = 'omnibus_operation';
+
+/**
+ * While earlier operations of the batch hold row locks, a lock wait longer
+ * than this is taken for a cycle between batches: the operation goes back to
+ * its savepoint, the batch commits what it has (releasing its locks) and runs
+ * the operation again first in a new transaction, where it waits as long as
+ * it must. PostgreSQL itself would see the deadlock only after
+ * `deadlock_timeout` (1 s by default).
+ */
+const LOCK_WAIT_MS = 50;
+
+/**
+ * The batch commit on PostgreSQL (see BatchCommit). A commit costs a WAL
+ * flush, several times an operation's own round trips, so the standalone
+ * operations of a batch run in savepoints of one transaction, committed every
+ * `maxHoldMs` and at the end. A savepoint also makes contention local: when
+ * PostgreSQL aborts an operation to break a deadlock, the batch rolls back to
+ * that operation's savepoint (releasing what it locked) and runs it again,
+ * and earlier operations keep their effects.
+ */
+export class PostgresBatchCommit implements BatchCommit {
+  private ctx: TxContext | undefined;
+  private openedAt = 0;
+
+  constructor(private readonly host: BatchTransactionHost) {}
+
+  get open(): boolean {
+    return this.ctx !== undefined;
+  }
+
+  async run<T>(write: boolean, fn: () => Promise<T>, undo: (result: T) => boolean): Promise<T> {
+    if (!this.ctx && !write) return fn();
+    let result: T;
+    for (let attempt = 1; ; attempt++) {
+      const ctx = this.ctx ?? (await this.begin(attempt === 1 ? LOCK_WAIT_MS : undefined));
+      await this.host.control(ctx, `SAVEPOINT ${SAVEPOINT}`);
+      const usage = copyUsage(ctx.usage);
+      let failure: { err: unknown } | undefined;
+      try {
+        result = await this.host.within(ctx, fn);
+        if (ctx.conflict === undefined) await this.host.flush(ctx);
+      } catch (err) {
+        failure = { err };
+      }
+      const conflicted = ctx.conflict !== undefined;
+      if (failure || conflicted || undo(result!)) {
+        await this.host.control(ctx, `ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
+        ctx.usage = usage;
+        ctx.pending = [];
+        ctx.conflict = undefined;
+      }
+      await this.host.control(ctx, `RELEASE SAVEPOINT ${SAVEPOINT}`);
+      if (failure) throw failure.err;
+      if (conflicted && attempt < MAX_CONFLICT_ATTEMPTS) {
+        // The locks that closed the cycle may be held by this batch's earlier operations:
+        // commit them (each stands alone anyway), then run this one again in a new transaction.
+        await this.commit();
+        await conflictBackoff(attempt);
+        continue;
+      }
+      break;
+    }
+    if (performance.now() - this.openedAt >= this.host.maxHoldMs) await this.commit();
+    return result!;
+  }
+
+  private async begin(lockTimeoutMs: number | undefined): Promise<TxContext> {
+    this.ctx = await this.host.begin(lockTimeoutMs);
+    this.openedAt = performance.now();
+    return this.ctx;
+  }
+
+  async commit(): Promise<void> {
+    const ctx = this.ctx;
+    if (!ctx) return;
+    this.ctx = undefined;
+    await this.host.end(ctx, true);
+  }
+
+  async abort(): Promise<void> {
+    const ctx = this.ctx;
+    if (!ctx) return;
+    this.ctx = undefined;
+    await this.host.end(ctx, false);
+  }
+}
+
+function copyUsage(usage: Map<string, Usage>): Map<string, Usage> {
+  return new Map([...usage].map(([tenant, u]) => [tenant, { ...u }]));
+}
