@@ -3,7 +3,8 @@ import type { Principal } from '../auth/principal.js';
 import { ApiError, problem, problemHeaders, PROBLEM_CONTENT_TYPE, toApiError } from '../errors.js';
 import { withLogFields } from '../log-context.js';
 import { yieldIfBusy } from './fairness.js';
-import { planGraph, planSequence, type Unit } from './plan.js';
+import { members, planGraph, planSequence, type Unit } from './plan.js';
+import { checkBackReferences, referenceRunner } from './references.js';
 import { runGraph } from './run.js';
 import type { PreparedOperation } from './validate.js';
 import type { BatchCommit, BatchOutcome, ExecutionContext, OperationResult } from './types.js';
@@ -35,6 +36,7 @@ export async function executeBatch(
   options: { stopOnError?: boolean; order?: 'request' | 'graph' } = {},
 ): Promise<BatchOutcome> {
   const graph = options.order === 'graph' ? planGraph(ops) : undefined;
+  if (!graph) checkBackReferences(ops);
   // A graph batch that runs units side by side commits each standalone operation on its own
   // connection: a batch commit's savepoints share one connection and would serialise them.
   const concurrent = graph !== undefined && (ctx.concurrency ?? 1) > 1;
@@ -61,6 +63,8 @@ async function runUnits(
   stopOnError: boolean,
 ): Promise<BatchOutcome> {
   const results: OperationResult[] = new Array(count);
+  // References (OData multipart's $<Content-ID>) resolve from the results of the operations before.
+  const refs = units.some((unit) => members(unit).some((p) => p.op.references)) ? referenceRunner((p) => dispatchOne(p, ctx)) : undefined;
   const halt = (u: number): BatchOutcome => ({
     results: results.filter(Boolean).slice(0, lastIndex(units[u]!) + 1),
     halted: u < units.length - 1,
@@ -69,14 +73,16 @@ async function runUnits(
     const unit = units[u]!;
     if (unit.kind === 'group') {
       await commit?.commit(); // the group is all-or-none in a transaction of its own
-      if ((await runGroup(unit.members, ctx, results)) && stopOnError) return halt(u);
+      const failed = await runGroup(unit.members, ctx, results, refs?.run);
+      if (failed) refs?.settle(unit.members, results);
+      if (failed && stopOnError) return halt(u);
       u++;
       continue;
     }
     const singles = readRun(units, u, ctx);
     const run = async (): Promise<number> => {
       for (let k = 0; k < singles.length; k++) {
-        if ((await runSingle(singles[k]!, ctx, results, commit)) && stopOnError) return k;
+        if ((await runSingle(singles[k]!, ctx, results, commit, refs?.run)) && stopOnError) return k;
       }
       return -1;
     };
@@ -102,7 +108,8 @@ function readRun(units: Unit[], u: number, ctx: ExecutionContext): PreparedOpera
 }
 
 export function isReadAheadable(p: PreparedOperation): boolean {
-  return (p.op.method === 'GET' || p.op.method === 'HEAD') && p.target.token === undefined;
+  // A path reference names its record only once resolved.
+  return (p.op.method === 'GET' || p.op.method === 'HEAD') && p.target.token === undefined && p.op.references?.path === undefined;
 }
 
 function lastIndex(unit: Unit): number {

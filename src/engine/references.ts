@@ -1,4 +1,6 @@
-import { ApiError } from '../errors.js';
+import { ApiError, problemHeaders, toApiError } from '../errors.js';
+import type { OperationRunner } from './execute.js';
+import { referencedIds } from './plan.js';
 import type { OperationResult } from './types.js';
 import type { PreparedOperation } from './validate.js';
 
@@ -76,4 +78,58 @@ function joinUrl(url: string, rest: string): string {
     return `${url.slice(0, q)}${rest}`;
   }
   return url + rest;
+}
+
+/**
+ * A batch in request order that carries references (OData multipart's
+ * `$<Content-ID>`): each must name an operation that stands before the
+ * referring one, which in request order has finished by then. Else 400
+ * `invalid_dependency`, before anything runs (a graph plan checks the same
+ * through `dependsOn`).
+ */
+export function checkBackReferences(ops: PreparedOperation[]): void {
+  let byId: Map<string, number> | undefined;
+  for (const p of ops) {
+    if (!p.op.references) continue;
+    byId ??= new Map(ops.flatMap((o) => (o.op.id === undefined ? [] : [[o.op.id, o.op.index] as [string, number]])));
+    for (const id of referencedIds(p)) {
+      const index = byId.get(id);
+      const who = p.op.id !== undefined ? `Request ${JSON.stringify(p.op.id)}` : `Operation ${p.op.index}`;
+      if (index === undefined) throw new ApiError(400, 'invalid_dependency', `${who} refers to $${id}, which is no request of this batch.`);
+      if (index >= p.op.index) {
+        throw new ApiError(400, 'invalid_dependency', `${who} refers to $${id}, which does not stand before it; a reference names an earlier request.`);
+      }
+    }
+  }
+}
+
+/**
+ * Runs operations with their references resolved from the results of those
+ * that finished before, keeping each result for later references. After a
+ * group failed, `settle` replaces its members' kept results with their final
+ * ones: a rolled-back entity is nothing to refer to (424 `failed_dependency`).
+ */
+export function referenceRunner(dispatch: OperationRunner): { run: OperationRunner; settle(members: PreparedOperation[], results: OperationResult[]): void } {
+  const finished = new Map<string, Finished>();
+  return {
+    async run(p) {
+      let resolved: PreparedOperation;
+      try {
+        resolved = resolveReferences(p, (id) => finished.get(id));
+      } catch (err) {
+        const error = toApiError(err);
+        return { index: p.op.index, id: p.op.id, status: error.status, headers: problemHeaders(error), body: error.toProblem(), ran: false };
+      }
+      const result = await dispatch(resolved);
+      if (p.op.id !== undefined) finished.set(p.op.id, { result, path: resolved.target.path });
+      return result;
+    },
+    settle(members, results) {
+      for (const m of members) {
+        const result = results[m.op.index];
+        const kept = m.op.id === undefined ? undefined : finished.get(m.op.id);
+        if (kept && result) finished.set(m.op.id!, { ...kept, result });
+      }
+    },
+  };
 }
