@@ -41,6 +41,12 @@ export function createHttpApp(services: Services, dialects: readonly Dialect[] =
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
+  // OData clients (SAP Cloud SDK) send HEAD to the batch endpoint for a CSRF token before a batch.
+  // Omnibus takes bearer tokens, not cookies, so it needs none and issues none: HEAD answers 200.
+  for (const path of ['/v1/$batch', '/v1/$batch/', '/v1/%24batch', '/v1/%24batch/']) {
+    app.get(path, (c, next) => (c.req.method === 'HEAD' ? c.body(null, 200) : next()));
+  }
+
   // Batch endpoints authenticate for themselves, so that a refusal comes in the dialect's own form.
   const batchEnv = serverBatchEnvironment(services);
   for (const dialect of dialects) {
