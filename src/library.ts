@@ -1,28 +1,17 @@
 import { Hono } from 'hono';
-import type { Principal } from './auth/principal.js';
-import { DEFAULTS } from './config.js';
-import { batchPathsOf, DIALECTS, mediaTypeOf, type Dialect } from './dialects/index.js';
+import { batchEnvironment, type OmnibusCommonOptions } from './adapters/shared.js';
+import { DIALECTS, mediaTypeOf } from './dialects/index.js';
 import { fetchDispatcher, type FetchHandler } from './engine/fetch-dispatcher.js';
-import type { Dispatcher, TransactionRunner } from './engine/types.js';
+import type { Dispatcher } from './engine/types.js';
 import { handleBatchRequest } from './http/batch-handler.js';
 import { readRequestText } from './http/node-incoming.js';
 
-export interface OmnibusOptions {
+/** The options of every framework entry (src/adapters/shared.ts), plus how to reach your Hono app. */
+export interface OmnibusOptions extends OmnibusCommonOptions {
   /** Your app's fetch handler (`app.fetch`); every operation is dispatched through it. */
   fetch?: FetchHandler;
   /** Or a direct dispatcher (Omnibus's own resource API uses one). */
   dispatch?: Dispatcher;
-  /** Resolves the batch request's token (Bearer or `?token=`) to a principal; undefined answers 401. */
-  authenticate(token: string | undefined): Promise<Principal | undefined> | Principal | undefined;
-  /** Needed for transaction groups and the `parts` dialect; without it such batches are refused. */
-  transactions?: TransactionRunner;
-  dialects?: readonly Dialect[];
-  maxOps?: number;
-  maxXmlOps?: number;
-  maxBatchBytes?: number;
-  batchDeadlineMs?: number;
-  /** Independent units of a dependency-graph batch (odata-json) that may run at once (default 8). */
-  batchConcurrency?: number;
 }
 
 /**
@@ -39,20 +28,7 @@ export function omnibus(options: OmnibusOptions): Hono {
   const dialects = options.dialects ?? DIALECTS;
   const dispatch = options.dispatch ?? (options.fetch && fetchDispatcher(options.fetch));
   if (!dispatch) throw new Error('omnibus(): pass `fetch` (your app.fetch) or `dispatch`.');
-  const limits = {
-    maxOps: options.maxOps ?? DEFAULTS.maxOps,
-    maxXmlOps: options.maxXmlOps ?? DEFAULTS.maxXmlOps,
-  };
-  const env = {
-    maxBatchBytes: options.maxBatchBytes ?? DEFAULTS.maxBatchBytes,
-    batchDeadlineMs: options.batchDeadlineMs ?? DEFAULTS.batchDeadlineMs,
-    maxOperations: (d: Dialect) => d.maxOperations({ ...DEFAULTS, ...limits }),
-    batchPaths: batchPathsOf(DIALECTS),
-    authenticate: async (token: string | undefined) => options.authenticate(token),
-    dispatch,
-    transactions: options.transactions,
-    batchConcurrency: options.batchConcurrency ?? DEFAULTS.batchConcurrency,
-  };
+  const env = batchEnvironment(options, dispatch);
   const app = new Hono();
   for (const dialect of dialects) {
     for (const endpoint of dialect.endpoints) {

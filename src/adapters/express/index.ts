@@ -1,0 +1,166 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import inject from 'light-my-request';
+import { DIALECTS } from '../../dialects/index.js';
+import { fetchDispatcher } from '../../engine/fetch-dispatcher.js';
+import { handleBatchRequest, type BatchEnvironment } from '../../http/batch-handler.js';
+import { tooLarge } from '../../http/body.js';
+import {
+  batchEnvironment,
+  batchRoutes,
+  dialectFor,
+  injectedResponse,
+  injectionOf,
+  nestedBatchResponse,
+  readStreamText,
+  requestOrigin,
+  webHeaders,
+  type BatchRoute,
+  type OmnibusCommonOptions,
+} from '../shared.js';
+
+export { batchPrincipal } from '../../engine/fetch-dispatcher.js';
+export { transactionContext, type TransactionContext } from '../transactions.js';
+export type { OmnibusCommonOptions } from '../shared.js';
+export type { Principal, Scope } from '../../auth/principal.js';
+
+type Next = (err?: unknown) => void;
+
+/** An Express application (or anything called like one): `express()`, a Nest app's `getHttpAdapter().getInstance()`. */
+export type ExpressApp = (req: IncomingMessage, res: ServerResponse, next?: Next) => unknown;
+
+/** The parts of Express's request the middleware reads; plain Node requests work too. */
+type ExpressRequest = IncomingMessage & {
+  app?: ExpressApp;
+  originalUrl?: string;
+  protocol?: string;
+  body?: unknown;
+  _body?: boolean;
+};
+
+export interface OmnibusExpressOptions extends OmnibusCommonOptions {
+  /**
+   * The app operations are dispatched through. Default: the app the
+   * middleware is mounted on (`req.app`); pass the top-level app when you
+   * mount the middleware on a sub-app whose routes are not the whole API.
+   */
+  app?: ExpressApp;
+}
+
+/**
+ * Every batch endpoint as Express middleware, for your own Express 5 app:
+ *
+ *     import express from 'express';
+ *     import { omnibus, batchPrincipal } from 'omnibus/express';
+ *
+ *     const app = express();
+ *     app.use(omnibus({ authenticate }));   // before express.json(): it reads the batch body itself
+ *     app.use(express.json());
+ *     app.get('/hello/:name', (req, res) => res.json({ hi: req.params.name, who: batchPrincipal()?.subject }));
+ *
+ * Each operation runs through the app in-process, as a fake request and
+ * response (light-my-request): no socket, no loopback HTTP. Your middleware
+ * and routes run for every operation as for any request; the batch principal
+ * is readable with `batchPrincipal()` (async context), never from a header,
+ * and credential headers inside operations are dropped. Requests that are no
+ * batch call `next()`.
+ */
+export function omnibus(options: OmnibusExpressOptions): (req: IncomingMessage, res: ServerResponse, next: Next) => void {
+  const routes = new Map<string, BatchRoute>(batchRoutes(options.dialects ?? DIALECTS).map((r) => [r.path, r]));
+  // One environment per app dispatched into (the middleware may be mounted on several).
+  const environments = new WeakMap<ExpressApp, BatchEnvironment>();
+  const environmentOf = (app: ExpressApp) => {
+    let env = environments.get(app);
+    if (!env) environments.set(app, (env = batchEnvironment(options, fetchDispatcher(expressFetch(app)))));
+    return env;
+  };
+
+  return (req: ExpressRequest, res: ServerResponse, next: Next): void => {
+    if (req.method !== 'POST') return next();
+    const target = req.url ?? '/';
+    const q = target.indexOf('?');
+    const route = routes.get(q < 0 ? target : target.slice(0, q));
+    const dialect = route && dialectFor(route, req.headers['content-type']);
+    if (!dialect) return next();
+    const app = options.app ?? req.app;
+    if (!app) return next(new Error('omnibus/express: no app to dispatch operations to; mount the middleware on an Express app or pass `app`.'));
+    const raw = req.originalUrl ?? target;
+    const rq = raw.indexOf('?');
+    const query = new URLSearchParams(rq < 0 ? '' : raw.slice(rq + 1));
+    const answer =
+      nestedBatchResponse(dialect) ??
+      handleBatchRequest(dialect, batchRequest(req, raw), query, environmentOf(app), (limit) => readBody(req, limit));
+    Promise.resolve(answer)
+      .then(async (response) => {
+        const body = await response.text();
+        const headers: Record<string, string> = {};
+        response.headers.forEach((value, name) => (headers[name] = value));
+        res.writeHead(response.status, headers);
+        res.end(body);
+      })
+      .catch(next);
+  };
+}
+
+/** The batch request as the batch handler reads it (its URL, headers); the body is read from the stream. */
+function batchRequest(req: ExpressRequest, raw: string): Request {
+  const origin = requestOrigin(req.protocol, req.headers.host);
+  const headers = webHeaders(req.headers);
+  try {
+    return new Request(origin + raw, { method: 'POST', headers });
+  } catch {
+    return new Request(origin + '/', { method: 'POST', headers });
+  }
+}
+
+/**
+ * The batch body: from the request stream, or, when a body parser mounted
+ * before this middleware already consumed it, from what that parser left in
+ * `req.body` (a parsed JSON value is serialised again; mount the middleware
+ * before `express.json()` so the batch limit, not the parser's, applies).
+ */
+async function readBody(req: ExpressRequest, limit: number): Promise<string> {
+  if (!req._body && !req.readableEnded) return readStreamText(req, req.headers['content-length'], limit);
+  const body = req.body;
+  const text = typeof body === 'string' ? body : Buffer.isBuffer(body) ? body.toString('utf8') : body === undefined ? '' : JSON.stringify(body);
+  if (Buffer.byteLength(text) > limit) throw tooLarge(limit);
+  return text;
+}
+
+/**
+ * The app as a fetch handler: the engine's fetch dispatcher builds each
+ * operation's `Request`, and this runs it through the Express app with
+ * light-my-request's fake request and response.
+ *
+ * The app is wrapped, never passed to light-my-request directly: given an
+ * Express app, light-my-request re-parents Express's shared request and
+ * response prototypes onto its own classes, for good, and real HTTP requests
+ * served by the same process then fail (fastify/light-my-request#333 was
+ * reverted). Instead each fake request and response gets light-my-request's
+ * methods as own properties, which survive Express swapping their prototypes
+ * for its own.
+ */
+function expressFetch(app: ExpressApp) {
+  const dispatch = (req: IncomingMessage, res: ServerResponse) => {
+    pinPrototype(req);
+    pinPrototype(res);
+    app(req, res);
+  };
+  return async (request: Request): Promise<Response> => {
+    const res = await inject(dispatch, await injectionOf(request));
+    return injectedResponse(res.statusCode, res.headers, res.payload);
+  };
+}
+
+const pinned = new WeakMap<object, PropertyDescriptorMap>();
+
+/** Copies the methods of `obj`'s own class (light-my-request's Request or Response) onto `obj` itself. */
+function pinPrototype(obj: object): void {
+  const proto = Object.getPrototypeOf(obj) as object;
+  let descriptors = pinned.get(proto);
+  if (!descriptors) {
+    const { constructor: _constructor, ...methods } = Object.getOwnPropertyDescriptors(proto);
+    descriptors = methods;
+    pinned.set(proto, descriptors);
+  }
+  Object.defineProperties(obj, descriptors);
+}
