@@ -73,6 +73,17 @@ export function batchRoutes(dialects: readonly Dialect[]): BatchRoute[] {
   return [...byPath.values()];
 }
 
+/**
+ * OData clients (SAP Cloud SDK) send `HEAD /v1/$batch` for a CSRF token
+ * before a batch; as in the server (src/http/app.ts), it answers 200 and
+ * issues no token (Omnibus takes bearer tokens, not cookies). The paths, when
+ * a served dialect answers `/v1/$batch`; none otherwise.
+ */
+export function headPaths(dialects: readonly Dialect[]): string[] {
+  const served = dialects.some((d) => d.endpoints.some((e) => e.path === '/v1/$batch'));
+  return served ? ['/v1/$batch', '/v1/$batch/', '/v1/%24batch', '/v1/%24batch/'] : [];
+}
+
 /** The dialect of `route` that takes a request of this content type, if any (others fall through). */
 export function dialectFor(route: BatchRoute, contentType: string | undefined): Dialect | undefined {
   const type = mediaTypeOf(contentType);

@@ -8,6 +8,7 @@ import {
   batchEnvironment,
   batchRoutes,
   dialectFor,
+  headPaths,
   injectedResponse,
   injectionOf,
   nestedBatchResponse,
@@ -65,7 +66,8 @@ export interface OmnibusExpressOptions extends OmnibusCommonOptions {
  * batch call `next()`.
  */
 export function omnibus(options: OmnibusExpressOptions): (req: IncomingMessage, res: ServerResponse, next: Next) => void {
-  const routes = new Map<string, BatchRoute>(batchRoutes(options.dialects ?? DIALECTS).map((r) => [r.path, r]));
+  const dialects = options.dialects ?? DIALECTS;
+  const routes = new Map<string, BatchRoute>(batchRoutes(dialects).map((r) => [r.path, r]));
   // One environment per app dispatched into (the middleware may be mounted on several).
   const environments = new WeakMap<ExpressApp, BatchEnvironment>();
   const environmentOf = (app: ExpressApp) => {
@@ -74,11 +76,19 @@ export function omnibus(options: OmnibusExpressOptions): (req: IncomingMessage, 
     return env;
   };
 
+  const heads = new Set(headPaths(dialects));
+
   return (req: ExpressRequest, res: ServerResponse, next: Next): void => {
-    if (req.method !== 'POST') return next();
     const target = req.url ?? '/';
     const q = target.indexOf('?');
-    const route = routes.get(q < 0 ? target : target.slice(0, q));
+    const path = q < 0 ? target : target.slice(0, q);
+    if (req.method === 'HEAD' && heads.has(path)) {
+      res.writeHead(200);
+      res.end();
+      return;
+    }
+    if (req.method !== 'POST') return next();
+    const route = routes.get(path);
     const dialect = route && dialectFor(route, req.headers['content-type']);
     if (!dialect) return next();
     const app = options.app ?? req.app;
