@@ -1,4 +1,6 @@
 export { omnibus, type OmnibusOptions } from './library.js';
+export { transactionContext, type TransactionContext } from './adapters/transactions.js';
+export type { OmnibusCommonOptions } from './adapters/shared.js';
 export { batchPrincipal, fetchDispatcher, type FetchHandler } from './engine/fetch-dispatcher.js';
 export type { Batch, Operation, OperationResult, BatchOutcome, Dispatcher, TransactionRunner } from './engine/types.js';
 export { validateBatch } from './engine/validate.js';
