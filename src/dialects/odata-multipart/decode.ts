@@ -51,10 +51,9 @@ const IDENTITY_ENCODINGS = new Set(['binary', '8bit', '7bit']);
  * the Content-ID as written is kept for the answer.
  */
 export function decodeMultipartBatch(input: DecodeInput, maxOperations: number): { batch: Batch; info: MultipartBatchInfo } {
-  const media = input.contentType === undefined ? undefined : parseMediaType(input.contentType);
-  if (media?.type !== 'multipart/mixed') {
-    const type = media?.type ?? (input.contentType?.split(';')[0]?.trim().toLowerCase() || 'a body without Content-Type');
-    throw new ApiError(415, 'unsupported_media_type', `An OData multipart batch takes multipart/mixed, not ${type}.`);
+  const type = (input.contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'multipart/mixed') {
+    throw new ApiError(415, 'unsupported_media_type', `An OData multipart batch takes multipart/mixed, not ${type || 'a body without Content-Type'}.`);
   }
   const boundary = multipartBoundary(input.contentType, 'batch');
   const raw: RawRequest[] = [];

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
-import type { Batch, BatchOutcome, OperationResult } from '../../engine/types.js';
+import type { BatchOutcome, OperationResult } from '../../engine/types.js';
 import type { ApiError } from '../../errors.js';
 import { canonicalHeaderName, isProblem, odataError, odataRefusal } from '../odata/responses.js';
 import type { EncodedResponse } from '../types.js';
@@ -27,7 +27,7 @@ const FRAMING = new Set(['content-length', 'transfer-encoding', 'connection']);
  * part with the failing request's status and OData error. 200, or 202 for
  * a client that sent `DataServiceVersion` (OData v2/v3).
  */
-export function encodeMultipartResponse(batch: Batch, outcome: BatchOutcome, info: MultipartBatchInfo): EncodedResponse {
+export function encodeMultipartResponse(outcome: BatchOutcome, info: MultipartBatchInfo): EncodedResponse {
   const byIndex = new Map(outcome.results.map((r) => [r.index, r]));
   const boundary = `batchresponse_${randomUUID()}`;
   const out: string[] = [];
@@ -55,7 +55,6 @@ export function encodeMultipartResponse(batch: Batch, outcome: BatchOutcome, inf
   if (info.legacy) headers['dataserviceversion'] = DATA_SERVICE_VERSION;
   else headers['odata-version'] = ODATA_VERSION;
   if (info.preferenceApplied) headers['preference-applied'] = info.preferenceApplied;
-  void batch;
   return { status: info.legacy ? 202 : 200, headers, body: out.join(CRLF) };
 }
 
@@ -87,7 +86,8 @@ function httpPart(r: OperationResult, contentId: string | undefined): string {
     if (FRAMING.has(lower) || (lower === 'content-type' && (!hasBody || problem))) continue;
     lines.push(`${canonicalHeaderName(lower)}: ${r.headers[name]}`);
   }
-  if (!hasBody) return lines.join(CRLF) + CRLF;
+  // The blank line that ends the headers is there without a body too (RFC 9112 §2.1).
+  if (!hasBody) return lines.join(CRLF) + CRLF + CRLF;
   let body: string;
   if (problem) {
     lines.push('Content-Type: application/json');

@@ -34,7 +34,7 @@ export const odataMultipartDialect: Dialect = {
   encode(batch, outcome) {
     const info = infos.get(batch);
     if (!info) throw new Error('An OData multipart batch was encoded without being decoded here.');
-    return encodeMultipartResponse(batch, outcome, info);
+    return encodeMultipartResponse(outcome, info);
   },
 
   encodeError: encodeMultipartError,
