@@ -151,6 +151,42 @@ console.log(JSON.stringify({ status: res.status, body: await res.json() }));
     ]);
   });
 
+  it('omnibus/express and omnibus/fastify import without express or fastify installed, and run a batch once the user has them', async () => {
+    const modules = join(consumer, 'node_modules');
+    for (const peer of ['express', 'fastify']) expect(existsSync(join(modules, peer)), peer).toBe(false);
+    const bare = must(
+      await run(process.execPath, ['--input-type=module', '-e', "await import('omnibus/express'); await import('omnibus/fastify'); console.log('ok')"], consumer),
+      'importing the adapters without their frameworks',
+    );
+    expect(bare.stdout.trim()).toBe('ok');
+    // The user's own frameworks: this checkout's copies, linked in rather than installed again.
+    for (const peer of ['express', 'fastify']) symlinkSync(join(ROOT, 'node_modules', peer), join(modules, peer), 'dir');
+    writeFileSync(
+      join(consumer, 'adapters.mjs'),
+      `import express from 'express';
+import Fastify from 'fastify';
+import * as ex from 'omnibus/express';
+import * as fy from 'omnibus/fastify';
+const authenticate = (token) => (token === 'secret' ? { subject: 'me', tenant: 't', scopes: new Set(['read']) } : undefined);
+const init = { method: 'POST', headers: { authorization: 'Bearer secret', 'content-type': 'application/json' }, body: JSON.stringify({ requests: [{ method: 'GET', path: '/hello/world' }] }) };
+const app = express();
+app.use(ex.omnibus({ authenticate }));
+app.get('/hello/:name', (req, res) => res.json({ hi: req.params.name, who: ex.batchPrincipal()?.subject ?? null }));
+const server = await new Promise((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); });
+const viaExpress = await (await fetch('http://127.0.0.1:' + server.address().port + '/batch', init)).json();
+server.close();
+const f = Fastify();
+await f.register(fy.omnibus, { authenticate });
+f.get('/hello/:name', async (req) => ({ hi: req.params.name, who: fy.batchPrincipal()?.subject ?? null }));
+const viaFastify = (await f.inject({ method: 'POST', url: '/batch', headers: init.headers, payload: init.body })).json();
+await f.close();
+console.log(JSON.stringify([viaExpress.responses[0].body, viaFastify.responses[0].body]));
+`,
+    );
+    const r = must(await run(process.execPath, ['adapters.mjs'], consumer), 'the consumer app on Express and Fastify');
+    expect(JSON.parse(r.stdout)).toEqual([{ hi: 'world', who: 'me' }, { hi: 'world', who: 'me' }]);
+  });
+
   it('npx omnibus --version prints the version', async () => {
     const r = must(await run('npx', ['omnibus', '--version'], consumer), 'npx omnibus --version');
     expect(r.stdout.trim()).toBe(pkg.version);
