@@ -35,18 +35,17 @@ export async function executeBatch(
   ctx: ExecutionContext,
   options: { stopOnError?: boolean; order?: 'request' | 'graph' } = {},
 ): Promise<BatchOutcome> {
-  const graph = options.order === 'graph' ? planGraph(ops) : undefined;
-  if (!graph) checkBackReferences(ops);
-  // A graph batch that runs units side by side commits each standalone operation on its own
-  // connection: a batch commit's savepoints share one connection and would serialise them.
-  const concurrent = graph !== undefined && (ctx.concurrency ?? 1) > 1;
+  const stopOnError = options.stopOnError === true;
+  if (options.order === 'graph') {
+    // Each lane of the graph runner (a slot of its concurrency) opens a batch commit of its own.
+    const graph = planGraph(ops);
+    return runGraph(graph, ops.length, ctx, (standaloneWrites) => ctx.transactions?.openBatchCommit?.({ standaloneWrites }), stopOnError);
+  }
+  checkBackReferences(ops);
   const standaloneWrites = ops.filter((p) => p.op.group === undefined && isWrite(p)).length;
-  const commit = concurrent ? undefined : ctx.transactions?.openBatchCommit?.({ standaloneWrites });
+  const commit = ctx.transactions?.openBatchCommit?.({ standaloneWrites });
   try {
-    const stopOnError = options.stopOnError === true;
-    const outcome = graph
-      ? await runGraph(graph, ops.length, ctx, commit, stopOnError)
-      : await runUnits(planSequence(ops), ops.length, ctx, commit, stopOnError);
+    const outcome = await runUnits(planSequence(ops), ops.length, ctx, commit, stopOnError);
     await commit?.commit();
     return outcome;
   } catch (err) {

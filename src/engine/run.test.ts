@@ -130,24 +130,66 @@ describe('running a dependency graph', () => {
     expect(r.seen[1]!.headers.get('if-match')).toBe('"e1"');
   });
 
-  it('shares the batch commit with concurrency 1, and opens none to run units side by side', async () => {
-    const runs: string[] = [];
-    let opened = 0;
-    const commit = {
-      open: false,
-      run: <T>(_write: boolean, fn: () => Promise<T>) => (runs.push('run'), fn()),
-      commit: async () => {},
-      abort: async () => {},
-    } as unknown as BatchCommit;
-    const store: TransactionRunner = { transaction: (fn) => fn(), openBatchCommit: () => (opened++, commit) };
-    const ops = prepare(Array.from({ length: 6 }, (_, i) => ({ id: `o${i}` })));
-    const one = recorder();
-    await executeBatch(ops, one.ctx({ concurrency: 1, transactions: store }), { order: 'graph' });
-    expect([opened, runs.length, one.max()]).toEqual([1, 6, 1]);
-    const eight = recorder();
-    await executeBatch(ops, eight.ctx({ concurrency: 8, transactions: store }), { order: 'graph' });
-    expect([opened, runs.length]).toEqual([1, 6]);
-    expect(eight.max()).toBe(6);
+  /** A store whose batch commits log what happens to them; `pending` is what a lane did since its last commit. */
+  function laneStore(log: string[]) {
+    let lanes = 0;
+    const store: TransactionRunner = {
+      transaction: (fn) => fn(),
+      openBatchCommit: () => {
+        const lane = ++lanes;
+        let pending: string[] = [];
+        return {
+          get open() {
+            return pending.length > 0;
+          },
+          run: async <T>(write: boolean, fn: () => Promise<T>) => {
+            log.push(`in lane ${lane}`);
+            const result = await fn();
+            if (write) pending.push('w');
+            return result;
+          },
+          commit: async () => {
+            if (pending.length) log.push(`commit lane ${lane} (${pending.length})`);
+            pending = [];
+          },
+          abort: async () => {},
+        } as unknown as BatchCommit;
+      },
+    };
+    return { store, lanes: () => lanes };
+  }
+
+  it('with concurrency 1, runs every standalone operation in one batch commit, committed once', async () => {
+    const log: string[] = [];
+    const { store, lanes } = laneStore(log);
+    const r = recorder();
+    const ops = prepare([{ id: 'a', method: 'PUT' }, { id: 'b', method: 'PUT', dependsOn: ['a'] }, { id: 'c', method: 'PUT' }, { id: 'd' }]);
+    await executeBatch(ops, r.ctx({ concurrency: 1, transactions: store }), { order: 'graph' });
+    expect([lanes(), log.filter((l) => l.startsWith('commit'))]).toEqual([1, ['commit lane 1 (3)']]);
+    expect(log.filter((l) => l.startsWith('in lane'))).toEqual(['in lane 1', 'in lane 1', 'in lane 1', 'in lane 1']);
+    expect(r.max()).toBe(1);
+  });
+
+  it('with several lanes, commits a lane before a dependent starts, and each lane once its work is done', async () => {
+    const log: string[] = [];
+    const { store, lanes } = laneStore(log);
+    const r = recorder();
+    const ctx = r.ctx({ concurrency: 4, transactions: store });
+    const dispatch = ctx.dispatch;
+    ctx.dispatch = (req) => (log.push(`run ${req.path}`), dispatch(req));
+    const ops = prepare([...Array.from({ length: 8 }, (_, i) => ({ id: `w${i}`, method: 'PUT' })), { id: 'after', dependsOn: ['w0'] }]);
+    await executeBatch(ops, ctx, { order: 'graph' });
+    expect(lanes()).toBe(4);
+    expect(r.max()).toBe(4);
+    // Every write was committed, in no more commits than it took to let the dependent see w0.
+    const committed = log.filter((l) => l.startsWith('commit')).map((l) => Number(/\((\d+)\)/.exec(l)![1]));
+    expect(committed.reduce((x, y) => x + y, 0)).toBe(8);
+    expect(committed.length).toBeLessThanOrEqual(5);
+    const w0 = log.indexOf('run /v1/x/w0');
+    const laneOfW0 = log[w0 - 1]!.replace('in lane ', '');
+    const commitOfW0 = log.findIndex((l, i) => i > w0 && l.startsWith(`commit lane ${laneOfW0} `));
+    expect(commitOfW0).toBeGreaterThan(w0);
+    expect(log.indexOf('run /v1/x/after')).toBeGreaterThan(commitOfW0);
   });
 
   it('reads ahead what the first wave reads or writes, and runs only that wave inside the snapshot', async () => {

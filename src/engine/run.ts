@@ -1,7 +1,7 @@
 import { AsyncResource } from 'node:async_hooks';
 import { ApiError, toApiError } from '../errors.js';
 import { apiRequest, dispatchOne, problemResult, runGroup, runSingle, type OperationRunner } from './execute.js';
-import { members, type GraphPlan, type Unit } from './plan.js';
+import { members, referencedIds, type GraphPlan, type Unit } from './plan.js';
 import { resolveReferences, type Finished } from './references.js';
 import type { BatchCommit, BatchOutcome, ExecutionContext, OperationResult } from './types.js';
 import type { PreparedOperation } from './validate.js';
@@ -11,12 +11,21 @@ import type { PreparedOperation } from './validate.js';
  * runners of engine/execute.ts:
  *
  * - a unit starts once every unit it depends on has finished; units with no
- *   path between them run concurrently, at most `ctx.concurrency` at a time
- *   (one at a time with a batch commit open: its savepoints share one
- *   connection). A group is one unit: one transaction on one connection,
- *   which no other unit's statement can join (the store carries a
- *   transaction in async context, and every unit starts from the runner's
- *   own context, never from inside another unit's);
+ *   path between them run concurrently, at most `ctx.concurrency` at a time.
+ *   A group is one unit: one transaction on one connection, which no other
+ *   unit's statement can join (the store carries a transaction in async
+ *   context, and every unit starts from the runner's own context, never from
+ *   inside another unit's);
+ * - each of those slots is a lane with a batch commit of its own (when the
+ *   store has one): the standalone operations that run in it share its
+ *   transaction, one savepoint each, so the batch pays a commit per lane, not
+ *   per operation. With several lanes, a lane commits before anything that
+ *   depends on what it did may start (in another lane it would not see it),
+ *   whenever it is left without work (so that it holds no row lock another
+ *   lane waits for), and after each operation while a group runs (the group
+ *   may need its rows). Reads then take no lane: what they depend on is
+ *   committed. With one lane (SQLite, one writer) the batch runs in request
+ *   order in one batch commit, as a request-order batch does;
  * - when units wait for a free slot, the earliest in request order goes
  *   first, so with one slot the batch runs exactly in request order;
  * - a unit whose dependency failed (status >= 400, 424 included) does not
@@ -31,20 +40,28 @@ import type { PreparedOperation } from './validate.js';
  *   fetched in one go before anything starts, and those operations run with
  *   that snapshot: they are independent of each other, so each may see the
  *   batch as it was when it began (a write stays compare-and-set, and
- *   re-reads the store when the record changed since). Operations that start
- *   after a dependency never see it: they must see what it wrote.
+ *   re-reads the store when the record changed since); the reads among them
+ *   run back to back as one unit, answered from memory. Operations that
+ *   start after a dependency never see the snapshot: they must see what it
+ *   wrote.
  */
 export async function runGraph(
   plan: GraphPlan,
   count: number,
   ctx: ExecutionContext,
-  commit: BatchCommit | undefined,
+  openCommit: (standaloneWrites: number) => BatchCommit | undefined,
   stopOnError: boolean,
 ): Promise<BatchOutcome> {
   const { units, after, dependents } = plan;
   const results: OperationResult[] = new Array(count);
   const finished = new Map<string, Finished>();
-  const limit = commit ? 1 : Math.max(1, Math.floor(ctx.concurrency ?? 1));
+  const limit = Math.max(1, Math.floor(ctx.concurrency ?? 1));
+  const lanes = new Array<BatchCommit | undefined>(limit);
+  const writes = units.filter((unit) => unit.kind === 'single' && !isRead(unit)).length;
+  /** The lane of slot `k`, opened at its first use; what a store decides per lane's expected share of the writes. */
+  const lane = (k: number): BatchCommit | undefined => (lanes[k] ??= openCommit(Math.ceil(writes / limit)));
+  const free = Array.from({ length: limit }, (_, k) => limit - 1 - k);
+  let groupsRunning = 0;
   const waitingFor = after.map((deps) => deps.length);
   const state = units.map((): 'waiting' | 'started' | 'skipped' => 'waiting');
   const failed = units.map(() => false);
@@ -53,30 +70,62 @@ export async function runGraph(
   let running = 0;
   let halted = false;
 
+  /** Ids some operation refers to: only their results need keeping. */
+  const referenced = new Set(units.flatMap((unit) => members(unit).flatMap(referencedIds)));
+
   /** Dispatches one operation with its references resolved, and keeps its result for later references. */
   const run: OperationRunner = async (p) => {
-    let resolved: PreparedOperation;
-    try {
-      resolved = resolveReferences(p, (id) => finished.get(id));
-    } catch (err) {
-      return problemResult(p, toApiError(err));
+    let resolved = p;
+    if (p.op.references) {
+      try {
+        resolved = resolveReferences(p, (id) => finished.get(id));
+      } catch (err) {
+        return problemResult(p, toApiError(err));
+      }
     }
     const result = await dispatchOne(resolved, ctx);
-    if (p.op.id !== undefined) finished.set(p.op.id, { result, path: resolved.target.path });
+    if (p.op.id !== undefined && referenced.has(p.op.id)) finished.set(p.op.id, { result, path: resolved.target.path });
     return result;
   };
 
   const snapshot = await firstWaveSnapshot(units, ready, ctx);
 
-  const start = async (u: number): Promise<boolean> => {
-    const unit = units[u]!;
-    if (unit.kind === 'single') {
-      const single = () => runSingle(unit.op, ctx, results, commit, run);
-      return snapshot?.members.has(u) ? snapshot.enter(single) : single();
+  /**
+   * Runs units `us` and says which of them failed (of those that started):
+   * one unit, or reads of the snapshot back to back (they are answered from
+   * memory, so running them side by side would only cost scheduling).
+   */
+  const start = async (us: number[], k: number): Promise<boolean[]> => {
+    const unit = units[us[0]!]!;
+    if (unit.kind === 'group') {
+      await lanes[k]?.commit(); // the group is all-or-none in a transaction of its own
+      groupsRunning++;
+      try {
+        return [await runGroup(unit.members, ctx, results, run)];
+      } finally {
+        groupsRunning--;
+      }
     }
-    await commit?.commit(); // the group is all-or-none in a transaction of its own
-    return runGroup(unit.members, ctx, results, run);
+    // With several lanes a read needs none: everything it depends on is committed.
+    const commit = limit > 1 && isRead(unit) ? undefined : lane(k);
+    if (!snapshot?.members.has(us[0]!)) return [await runSingle(unit.op, ctx, results, commit, run)];
+    return snapshot.enter(async () => {
+      const outcome: boolean[] = [];
+      for (const u of us) {
+        if (halted) break; // another unit failed under stopOnError: the rest do not start
+        const unitFailed = await runSingle((units[u] as Extract<Unit, { kind: 'single' }>).op, ctx, results, commit, run);
+        outcome.push(unitFailed);
+        if (unitFailed && stopOnError) break;
+      }
+      return outcome;
+    });
   };
+
+  /** With several lanes: must lane `k` commit now that units `us` finished in it? */
+  const mustCommit = (us: number[]): boolean => limit > 1 && (groupsRunning > 0 || us.some((u) => dependents[u]!.length > 0));
+
+  /** A read of the snapshot: it runs with the other ready ones, back to back. */
+  const isSnapshotRead = (u: number): boolean => snapshot?.members.has(u) === true && isRead(units[u]!);
 
   const skip = (u: number, because: Unit): void => {
     if (state[u] !== 'waiting') return;
@@ -100,30 +149,58 @@ export async function runGraph(
     }
   };
 
-  await new Promise<void>((resolve, reject) => {
-    const pump = (): void => {
-      while (!halted && running < limit && ready.length > 0) {
-        const u = ready.shift()!;
-        state[u] = 'started';
-        running++;
-        // Registered here, in the runner's own context: the next units never start inside this one's.
-        start(u).then(
-          (unitFailed) => {
-            finish(u, unitFailed);
-            running--;
-            pump();
-          },
-          reject,
-        );
-      }
-      if (running === 0) resolve();
-    };
-    pump();
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const pump = (): void => {
+        while (!halted && free.length > 0 && ready.length > 0) {
+          const u = ready.shift()!;
+          const us = [u];
+          if (isSnapshotRead(u)) {
+            for (let i = 0; i < ready.length; ) {
+              if (isSnapshotRead(ready[i]!)) us.push(ready.splice(i, 1)[0]!);
+              else i++;
+            }
+          }
+          for (const v of us) state[v] = 'started';
+          const k = free.pop()!;
+          running++;
+          // Registered here, in the runner's own context: the next units never start inside this one's.
+          start(us, k)
+            .then(async (outcome) => {
+              if (mustCommit(us)) await lanes[k]?.commit();
+              // Reads cut short by stopOnError did not start.
+              us.forEach((v, i) => (i < outcome.length ? finish(v, outcome[i]!) : (state[v] = 'waiting')));
+              free.push(k);
+              pump();
+              // A lane left without work lets go of its locks: another lane or a group may wait for them.
+              if (limit > 1 && lanes[k]?.open && free.includes(k)) {
+                free.splice(free.indexOf(k), 1);
+                await lanes[k]!.commit();
+                free.push(k);
+                pump();
+              }
+              running--;
+              if (running === 0 && (halted || ready.length === 0)) resolve();
+            })
+            .catch(reject);
+        }
+        if (running === 0) resolve();
+      };
+      pump();
+    });
+    for (const l of lanes) await l?.commit();
+  } catch (err) {
+    for (const l of lanes) await l?.abort().catch(() => {});
+    throw err;
+  }
 
   if (!halted) return { results, halted: false };
   // Stopped early: units that never started have no answer.
   return { results: results.filter(Boolean), halted: state.includes('waiting') };
+}
+
+function isRead(unit: Unit): boolean {
+  return unit.kind === 'single' && (unit.op.op.method === 'GET' || unit.op.op.method === 'HEAD');
 }
 
 /** Runs a function inside the snapshot of the first wave's records. */

@@ -264,7 +264,12 @@ export class PostgresStore implements Store {
     end: async (ctx, commit) => {
       let broken: Error | undefined;
       try {
-        if (commit) await this.finishWrites(ctx);
+        if (commit) {
+          // The counters are taken last, in tenant order, so waiting for one cannot close a cycle:
+          // the operations' lock timeout must not fail the commit of a batch whose creates meet another's.
+          if ([...ctx.usage.values()].some((u) => u.delta !== 0)) await this.batchHost.control(ctx, 'SET LOCAL lock_timeout = 0');
+          await this.finishWrites(ctx);
+        }
         const release = await ctx.lock.acquire();
         try {
           ctx.finished = true;
