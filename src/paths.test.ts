@@ -55,3 +55,9 @@ describe('key predicates (OData)', () => {
     expect(decodePathSegments(encodePath(['v1', 'books', 'a(b)']))).toEqual(['v1', 'books', 'a(b)']);
   });
 });
+
+describe('segments', () => {
+  it.each([['/v1/books/x\uD800'], ["/v1/books('\uDC00')"], ['/v1/\uD800/1']])('a lone surrogate (%j) is 400 invalid_path, never an URIError', (path) => {
+    expect(() => decodePathSegments(path)).toThrow(expect.objectContaining({ status: 400, code: 'invalid_path' }));
+  });
+});

@@ -43,11 +43,15 @@ function decodeSegment(path: string, segment: string): string {
 }
 
 function percentDecode(path: string, text: string): string {
+  let decoded: string;
   try {
-    return decodeURIComponent(text);
+    decoded = decodeURIComponent(text);
   } catch {
     throw invalidPath(path, 'has a malformed percent-escape');
   }
+  // A lone surrogate (a JSON "\ud800" escape) is no character: it cannot be encoded again, nor stored.
+  if (!decoded.isWellFormed()) throw invalidPath(path, 'has a lone surrogate, which is not Unicode text');
+  return decoded;
 }
 
 /** `'text'` (`''` inside is one `'`) or an integer, alone or as `id=`/`ID=` (any case). */
