@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, NotFoundException, Param, Put, Req, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, NotFoundException, Param, Put, Req, Res, UseGuards } from '@nestjs/common';
 import type { Response } from 'express';
 import { batchPrincipal } from '../../../src/adapters/express/index.js'; // in your app: from 'omnibus/express'
 import { AuthGuard, type AuthedRequest } from './auth.guard.js';
@@ -7,7 +7,8 @@ import { BooksService } from './books.service.js';
 @Controller('v1/books')
 @UseGuards(AuthGuard)
 export class BooksController {
-  constructor(private readonly books: BooksService) {}
+  // @Inject names the dependency, so the app runs under tsx/esbuild too, which emit no decorator metadata.
+  constructor(@Inject(BooksService) private readonly books: BooksService) {}
 
   @Get()
   list(@Req() req: AuthedRequest) {
