@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Operation } from './types.js';
 import { planGraph, planSequence } from './plan.js';
-import { validateBatch } from './validate.js';
+import { ApiError } from '../errors.js';
+import { checkBackReferences } from './references.js';
+import { refusedOperationIndex, validateBatch } from './validate.js';
 
 type Spec = Partial<Operation> & { id: string };
 
@@ -79,5 +81,38 @@ describe('planSequence', () => {
   it('keeps request order and puts a group, members apart or not, where its first member stands', () => {
     const units = planSequence(prepare([{ id: 'a', group: 't' }, { id: 'b' }, { id: 'c', group: 't' }]));
     expect(units.map((u) => (u.kind === 'group' ? u.members.map((m) => m.op.id) : u.op.op.id))).toEqual([['a', 'c'], 'b']);
+  });
+});
+
+describe('refusals and body references', () => {
+  const op = (index: number, path: string, extra: Partial<Operation> = {}): Operation => ({ index, method: 'GET', path, headers: {}, body: { kind: 'none' }, ...extra });
+  const limits = { maxOperations: 3, batchPaths: new Set(['/batch']) };
+  const refusal = (ops: Operation[]): ApiError => {
+    try {
+      checkBackReferences(validateBatch({ operations: ops }, limits));
+    } catch (err) {
+      if (err instanceof ApiError) return err;
+      throw err;
+    }
+    throw new Error('not refused');
+  };
+
+  it('validateBatch tells which operation it refused the batch for; a batch-wide refusal names none', () => {
+    const nested = refusal([op(0, '/v1/a'), op(1, '/v1/b'), op(2, '/batch')]);
+    expect([nested.code, refusedOperationIndex(nested)]).toEqual(['nested_batch', 2]);
+    const dots = refusal([op(0, '/v1/a/..')]);
+    expect([dots.code, refusedOperationIndex(dots)]).toEqual(['invalid_path', 0]);
+    const many = refusal([op(0, '/a'), op(1, '/b'), op(2, '/c'), op(3, '/d')]);
+    expect([many.code, refusedOperationIndex(many)]).toEqual(['batch_too_large', undefined]);
+  });
+
+  it('a body reference names an earlier operation, in request order and in a graph', () => {
+    const json = { kind: 'json' as const, value: { x: null } };
+    const to = (id: string) => ({ body: [{ at: ['x'], parts: [{ id, select: ['id'] }] }] });
+    const later = refusal([op(0, '/v1/a', { id: 'a', method: 'POST', body: json, references: to('b') }), op(1, '/v1/b', { id: 'b' })]);
+    expect(later.code).toBe('invalid_dependency');
+    expect(refusal([op(0, '/v1/a', { id: 'a', method: 'POST', body: json, references: to('zz') })]).code).toBe('invalid_dependency');
+    expect(refused([{ id: 'a' }, { id: 'b', method: 'POST', body: json, references: to('a') }])).toMatch(/does not depend on it/);
+    expect(() => planGraph(prepare([{ id: 'a' }, { id: 'b', method: 'POST', body: json, references: to('a'), dependsOn: ['a'] }]))).not.toThrow();
   });
 });

@@ -64,3 +64,50 @@ describe('resolveReferences', () => {
     expect(() => prepared({ path: '$ax', references: { path: { id: 'a', rest: 'x' } } })).toThrow(expect.objectContaining({ code: 'invalid_path' }));
   });
 });
+
+describe('body references', () => {
+  const created: Finished = {
+    result: { index: 0, id: 'a', status: 201, headers: { location: '/v1/people/k2' }, body: { id: 'k2', n: 7, ok: true, tags: ['x'], nested: { deep: null } }, ran: true },
+    path: '/v1/people',
+  };
+  const body = { kind: 'json' as const, value: { name: 'x', rel: { author: { data: { type: 'people', id: null } } }, list: [{ id: null }, 'keep'] } };
+
+  it('sets the referenced values in a copy of the parsed body, with their JSON type alone and as text joined', () => {
+    const p = prepared({
+      method: 'POST',
+      body,
+      references: {
+        body: [
+          { at: ['rel', 'author', 'data', 'id'], parts: [{ id: 'a', select: ['id'] }] },
+          { at: ['list', 0, 'id'], parts: [{ id: 'a', select: ['n'] }] },
+          { at: ['name'], parts: ['people/', { id: 'a', select: ['id'] }, '#', { id: 'a', select: ['ok'] }] },
+          { at: ['list', 1], parts: [{ id: 'a', select: ['tags', 0] }] },
+        ],
+      },
+    });
+    const r = resolveReferences(p, (id) => (id === 'a' ? created : undefined));
+    expect(r.op.body).toEqual({
+      kind: 'json',
+      value: { name: 'people/k2#true', rel: { author: { data: { type: 'people', id: 'k2' } } }, list: [{ id: 7 }, 'x'] },
+    });
+    expect(body.value.rel.author.data.id).toBeNull(); // the batch's own body is left as it was
+  });
+
+  it('a value that is no string, number or boolean, or an answer that failed, is 424 failed_dependency', () => {
+    for (const select of [['nested'], ['nested', 'deep'], ['missing'], ['tags'], ['__proto__'], ['id', 'length']]) {
+      const p = prepared({ method: 'POST', body, references: { body: [{ at: ['name'], parts: [{ id: 'a', select }] }] } });
+      expect(() => resolveReferences(p, () => created), select.join('.')).toThrow(expect.objectContaining({ status: 424, code: 'failed_dependency' }));
+    }
+    const p = prepared({ method: 'POST', body, references: { body: [{ at: ['name'], parts: [{ id: 'a', select: ['id'] }] }] } });
+    expect(() => resolveReferences(p, () => ({ ...created, result: { ...created.result, status: 404 } }))).toThrow(expect.objectContaining({ status: 424 }));
+    expect(() => resolveReferences(p, () => undefined)).toThrow(expect.objectContaining({ status: 424 }));
+  });
+
+  it('a substituted value is data: a value that looks like a path or JSON stays one string', () => {
+    const evil: Finished = { ...created, result: { ...created.result, body: { id: '../../batch", "x": "y' } } };
+    const p = prepared({ method: 'POST', body, references: { body: [{ at: ['rel', 'author', 'data', 'id'], parts: [{ id: 'a', select: ['id'] }] }] } });
+    const r = resolveReferences(p, () => evil);
+    expect(r.target.path).toBe('/v1/x');
+    expect((r.op.body as { value: { rel: unknown } }).value.rel).toEqual({ author: { data: { type: 'people', id: '../../batch", "x": "y' } } });
+  });
+});

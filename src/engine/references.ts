@@ -1,7 +1,8 @@
 import { ApiError, problemHeaders, toApiError } from '../errors.js';
 import type { OperationRunner } from './execute.js';
 import { referencedIds } from './plan.js';
-import type { OperationResult } from './types.js';
+import type { RequestBody } from '../api/types.js';
+import type { BodyReference, OperationResult, ResultValue } from './types.js';
 import type { PreparedOperation } from './validate.js';
 
 /** An operation that has finished, as a later one's reference sees it. */
@@ -33,9 +34,10 @@ export function entityEtag(f: Finished): string | undefined {
  * Resolves an operation's references just before it is dispatched, against
  * the operations that finished before it (planning made sure it depends on
  * them). A substituted URL is checked again like any operation path, so it
- * cannot reach a batch endpoint or leave the server. Throws 424
- * `failed_dependency` when a referenced operation produced no entity or no
- * ETag, and the path errors of SPEC 4.1 for a URL that does not pass.
+ * cannot reach a batch endpoint or leave the server; body values are set
+ * in a copy of the parsed body. Throws 424 `failed_dependency` when a
+ * referenced operation produced no entity, no ETag or no such value, and the
+ * path errors of SPEC 4.1 for a URL that does not pass.
  */
 export function resolveReferences(p: PreparedOperation, finished: (id: string) => Finished | undefined): PreparedOperation {
   const refs = p.op.references;
@@ -58,7 +60,47 @@ export function resolveReferences(p: PreparedOperation, finished: (id: string) =
       headers.set(name, etag);
     }
   }
-  return { ...p, target, headers };
+  if (!refs.body) return { ...p, target, headers };
+  return { ...p, target, headers, op: { ...p.op, body: resolveBody(p.op.body, refs.body, finished) } };
+}
+
+/**
+ * A copy of a JSON body with each reference's value set at its place. The
+ * values come from parsed JSON and go into parsed JSON: nothing is ever
+ * parsed from or spliced into the body's text.
+ */
+function resolveBody(body: RequestBody, refs: BodyReference[], finished: (id: string) => Finished | undefined): RequestBody {
+  if (body.kind !== 'json') throw new ApiError(500, 'internal', 'A body reference was prepared for a body that is not JSON.');
+  const value: unknown = structuredClone(body.value);
+  for (const ref of refs) {
+    const values = ref.parts.map((part) => (typeof part === 'string' ? part : resultValue(part, finished)));
+    const resolved = values.length === 1 && typeof ref.parts[0] !== 'string' ? values[0] : values.map(String).join('');
+    setAt(value, ref.at, resolved);
+  }
+  return { kind: 'json', value };
+}
+
+/** A string, number or boolean an earlier operation answered with, else 424 `failed_dependency`. */
+function resultValue(ref: ResultValue, finished: (id: string) => Finished | undefined): string | number | boolean {
+  const source = finished(ref.id);
+  if (!source || source.result.status >= 400) throw failedReference(ref.id, 'no answer to take a value from');
+  let value: unknown = source.result.body;
+  for (const step of ref.select) {
+    value = value !== null && typeof value === 'object' && Object.hasOwn(value, step) ? (value as Record<string | number, unknown>)[step] : undefined;
+  }
+  if (typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) return value;
+  throw failedReference(ref.id, `no string, number or boolean at ${ref.select.join('.') || 'the top of its body'}`);
+}
+
+/** Replaces the member or element at `at`, which the dialect made sure exists. */
+function setAt(root: unknown, at: (string | number)[], value: unknown): void {
+  let node = root;
+  for (let i = 0; i < at.length - 1; i++) node = node !== null && typeof node === 'object' ? (node as Record<string | number, unknown>)[at[i]!] : undefined;
+  const last = at[at.length - 1];
+  if (last === undefined || node === null || typeof node !== 'object' || !Object.hasOwn(node, last)) {
+    throw new ApiError(500, 'internal', 'A body reference names no value of the body.');
+  }
+  (node as Record<string | number, unknown>)[last] = value;
 }
 
 function failedReference(id: string, what: string): ApiError {

@@ -38,6 +38,30 @@ export interface OperationReferences {
   path?: { id: string; rest: string };
   /** Header name (lower-case) to the id of the operation whose `ETag` it carries (`If-Match: $1`). */
   etags?: Record<string, string>;
+  /**
+   * JSON values of the (JSON) body that stand for values of earlier
+   * operations' answers: a created record's id in a relationship, say. Each
+   * is set at its place when the operation is dispatched, as data: a
+   * substituted value is never parsed or scanned again.
+   */
+  body?: BodyReference[];
+}
+
+/** One JSON value of a body that is made of values of earlier answers (see OperationReferences.body). */
+export interface BodyReference {
+  /** Where in the body: member names and array indices from the root; that member or element exists. */
+  at: (string | number)[];
+  /**
+   * What it becomes: one `ResultValue` alone takes that value with its JSON
+   * type (string, number or boolean); several parts are joined as text.
+   */
+  parts: (string | ResultValue)[];
+}
+
+/** The value at `select` (member names and array indices) in the JSON body that operation `id` answered with. */
+export interface ResultValue {
+  id: string;
+  select: (string | number)[];
 }
 
 export interface Batch {

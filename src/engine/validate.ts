@@ -28,26 +28,47 @@ export function validateBatch(batch: Batch, limits: BatchLimits): PreparedOperat
   if (ops.length > limits.maxOperations) throw tooManyOperations(limits.maxOperations, ops.length);
   const ids = new Set<string>();
   return ops.map((op) => {
-    const where = op.id !== undefined ? `operation ${JSON.stringify(op.id)}` : `operation ${op.index}`;
-    if (op.id !== undefined) {
-      if (ids.has(op.id)) throw new ApiError(400, 'duplicate_id', `The id ${JSON.stringify(op.id)} is used by more than one operation.`);
-      ids.add(op.id);
+    try {
+      return prepareOperation(op, ids, limits);
+    } catch (err) {
+      if (err instanceof ApiError) refusals.set(err, op.index);
+      throw err;
     }
-    if (!METHODS.has(op.method)) {
-      throw new ApiError(400, 'bad_request', `${where}: unknown method ${JSON.stringify(op.method)}.`);
-    }
-    for (const [name, value] of Object.entries(op.headers)) checkHeader(name, value, where);
-    const headers = operationHeaders(op.headers);
-    const ref = op.references?.path;
-    if (ref === undefined) return { op, target: resolveOperationPath(op.path, limits.batchPaths), headers };
-    // What follows the reference is checked now, the whole path again once the reference is resolved.
-    if (ref.rest !== '' && !ref.rest.startsWith('/') && !ref.rest.startsWith('?')) {
-      throw invalidPath(op.path, 'continues a reference with something other than / or ?');
-    }
-    resolveOperationPath(`/reference${ref.rest}`, limits.batchPaths);
-    const resolvePath = (path: string) => resolveOperationPath(path, limits.batchPaths);
-    return { op, target: { path: op.path, query: new URLSearchParams() }, headers, resolvePath };
   });
+}
+
+/** Which operation made `validateBatch` refuse a batch, by error. */
+const refusals = new WeakMap<ApiError, number>();
+
+/**
+ * The index of the operation that `validateBatch` refused the batch for
+ * (its path, method, headers or id), so a dialect can point at it in its
+ * own error form; undefined for an error about the batch as a whole.
+ */
+export function refusedOperationIndex(err: ApiError): number | undefined {
+  return refusals.get(err);
+}
+
+function prepareOperation(op: Operation, ids: Set<string>, limits: BatchLimits): PreparedOperation {
+  const where = op.id !== undefined ? `operation ${JSON.stringify(op.id)}` : `operation ${op.index}`;
+  if (op.id !== undefined) {
+    if (ids.has(op.id)) throw new ApiError(400, 'duplicate_id', `The id ${JSON.stringify(op.id)} is used by more than one operation.`);
+    ids.add(op.id);
+  }
+  if (!METHODS.has(op.method)) {
+    throw new ApiError(400, 'bad_request', `${where}: unknown method ${JSON.stringify(op.method)}.`);
+  }
+  for (const [name, value] of Object.entries(op.headers)) checkHeader(name, value, where);
+  const headers = operationHeaders(op.headers);
+  const ref = op.references?.path;
+  if (ref === undefined) return { op, target: resolveOperationPath(op.path, limits.batchPaths), headers };
+  // What follows the reference is checked now, the whole path again once the reference is resolved.
+  if (ref.rest !== '' && !ref.rest.startsWith('/') && !ref.rest.startsWith('?')) {
+    throw invalidPath(op.path, 'continues a reference with something other than / or ?');
+  }
+  resolveOperationPath(`/reference${ref.rest}`, limits.batchPaths);
+  const resolvePath = (path: string) => resolveOperationPath(path, limits.batchPaths);
+  return { op, target: { path: op.path, query: new URLSearchParams() }, headers, resolvePath };
 }
 
 export function tooManyOperations(max: number, count: number): ApiError {
