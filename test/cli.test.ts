@@ -28,7 +28,7 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 }
 
 function run(args: string[], env: NodeJS.ProcessEnv = cleanEnv(), options: SpawnSyncOptions = {}) {
-  const r = spawnSync(process.execPath, [...CLI, ...args], { env, encoding: 'utf8', cwd: ROOT, timeout: 30_000, ...options });
+  const r = spawnSync(process.execPath, [...CLI, ...args], { env, encoding: 'utf8', cwd: ROOT, timeout: 100_000, ...options });
   return { status: r.status, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 
@@ -62,7 +62,9 @@ function serve(args: string[], env: NodeJS.ProcessEnv) {
   return { child, ready, exited };
 }
 
-describe('omnibus CLI', () => {
+// Each test spawns several Node processes that load the sources through tsx: on a busy machine
+// (CI beside other jobs) that takes far longer than an in-process test.
+describe('omnibus CLI', { timeout: 120_000 }, () => {
   it('--version prints the package version; -v too', async () => {
     for (const r of await Promise.all(['--version', '-v'].map((flag) => runAsync([flag])))) {
       expect(r.status).toBe(0);

@@ -32,7 +32,7 @@ function cli(args: string[], env: Record<string, string> = {}, options: { uid?: 
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 100_000);
     child.on('close', (status) => {
       clearTimeout(timer);
       resolve({ status, stdout, stderr });
@@ -55,7 +55,7 @@ const withPostgres = (await pgAvailable()) || isCI();
 /** Root writes through any mode bits, so the unwritable cases run as `nobody` then. */
 const NOBODY = { uid: 65534, gid: 65534 };
 
-describe('startup errors name what failed and what to check', () => {
+describe('startup errors name what failed and what to check', { timeout: 120_000 }, () => {
   it('PostgreSQL unreachable: exit 1, the address, the code, a hint and DATABASE_URL with its password masked', async () => {
     const r = await cli(['serve'], { DATABASE_URL: 'postgres://omnibus:s3cret@127.0.0.1:5999/x' });
     expect(r.status).toBe(1);
@@ -163,7 +163,7 @@ describe('startup errors name what failed and what to check', () => {
   });
 });
 
-describe('DATABASE_URL', () => {
+describe('DATABASE_URL', { timeout: 120_000 }, () => {
   it('is refused, with the accepted forms, for another scheme or a non-URL: exit 1, the password masked', async () => {
     const [mysql, text] = await Promise.all([
       cli(['serve'], { DATABASE_URL: 'mysql://root:hunter2@127.0.0.1/x' }),
