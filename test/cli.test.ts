@@ -12,6 +12,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 const ROOT = join(import.meta.dirname, '..');
 const CLI = ['--import', 'tsx', join(ROOT, 'src', 'cli.ts')];
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+/** script(1) runs a command on a pseudo-terminal, so stdout.isTTY is true there. */
+const HAS_SCRIPT = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
+if (!HAS_SCRIPT) console.warn('\n*** cli.test.ts: script(1) not found, the terminal log test is SKIPPED ***\n');
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
 
@@ -231,6 +234,26 @@ describe('omnibus CLI', { timeout: 120_000 }, () => {
     expect(first).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: listening on http:\/\/127\.0\.0\.1:\d+ \(sqlite\)/);
     expect(() => JSON.parse(first)).toThrow();
     expect(p.out().match(/listening on/g)).toHaveLength(1);
+  });
+
+  it.runIf(HAS_SCRIPT)('on a terminal (a pty from script(1)) logs coloured, readable lines, not JSON', async () => {
+    const db = join(tempDir(), 'o.db');
+    const command = [process.execPath, ...CLI, 'serve', '--port', '0', '--db', db].map((a) => `'${a}'`).join(' ');
+    const child = spawn('script', ['-qfec', command, '/dev/null'], { env: cleanEnv({ OMNIBUS_TOKENS: 't=acme:read' }), cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const listening = new Promise<void>((resolve) => {
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (/listening on/.test(out)) resolve();
+      });
+    });
+    await listening;
+    const line = out.split(/\r?\n/).find((l) => /listening on/.test(l))!;
+    const closed = new Promise((resolve) => child.on('close', resolve));
+    child.kill('SIGTERM');
+    await closed;
+    expect(line).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] \u001b\[32mINFO\u001b\[39m: .*listening on http:\/\/127\.0\.0\.1:\d+ \(sqlite\)/);
+    expect(line).not.toMatch(/^\{/);
   });
 
   it('prints the listening line once even when LOG_LEVEL hides info lines', async () => {
