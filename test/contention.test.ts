@@ -124,8 +124,10 @@ describe.skipIf(!(await backendEnabled(POSTGRES_BACKEND)))('PostgresStore.transa
     };
     const results = await Promise.all([swap('a', 'x', 'y', aLocked, bHas), swap('b', 'y', 'x', bLocked, aHas)]);
     expect(results).toEqual(['a', 'b']);
-    // Exactly one of the two was chosen as the deadlock victim and ran a second time.
-    expect(runs.a + runs.b).toBe(3);
+    // At least one of the two was chosen as a deadlock victim and ran again (a re-run that
+    // takes its first row before the winner can deadlock once more, and is re-run again).
+    expect(runs.a + runs.b).toBeGreaterThanOrEqual(3);
+    expect(runs.a + runs.b).toBeLessThanOrEqual(2 + 5);
     const x = (await store.getRecord({ tenant: 'dl', collection: 'locks', id: 'x' }))!;
     const y = (await store.getRecord({ tenant: 'dl', collection: 'locks', id: 'y' }))!;
     // The re-run committed last, so it wrote both rows.
