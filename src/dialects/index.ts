@@ -1,4 +1,5 @@
 import { batchPathKey } from '../engine/paths.js';
+import { jsonapiAtomicDialect } from './jsonapi-atomic/index.js';
 import { odataJsonDialect } from './odata-json/index.js';
 import { odataMultipartDialect } from './odata-multipart/index.js';
 import { opsDialect } from './ops.js';
@@ -8,14 +9,14 @@ import type { Dialect } from './types.js';
 import { xmlDialect } from './xml/index.js';
 
 export type { Dialect } from './types.js';
-export { odataJsonDialect, odataMultipartDialect, opsDialect, partsDialect, requestsDialect, xmlDialect };
+export { jsonapiAtomicDialect, odataJsonDialect, odataMultipartDialect, opsDialect, partsDialect, requestsDialect, xmlDialect };
 
 /**
  * Every dialect the server speaks. A new dialect is one module and one line here.
  * The OData multipart batch stands before the JSON one: both answer `POST /v1/$batch`, and only
  * `multipart/mixed` goes to it (the JSON batch takes, and refuses, every other type).
  */
-export const DIALECTS: readonly Dialect[] = [opsDialect, requestsDialect, partsDialect, xmlDialect, odataMultipartDialect, odataJsonDialect];
+export const DIALECTS: readonly Dialect[] = [opsDialect, requestsDialect, partsDialect, xmlDialect, odataMultipartDialect, odataJsonDialect, jsonapiAtomicDialect];
 
 /** The paths operations may never target: every endpoint of every dialect. */
 export function batchPathsOf(dialects: readonly Dialect[]): Set<string> {
