@@ -108,7 +108,7 @@ function readRun(units: Unit[], u: number, ctx: ExecutionContext): PreparedOpera
 
 export function isReadAheadable(p: PreparedOperation): boolean {
   // A path reference names its record only once resolved.
-  return (p.op.method === 'GET' || p.op.method === 'HEAD') && p.target.token === undefined && p.op.references?.path === undefined;
+  return (p.op.method === 'GET' || p.op.method === 'HEAD') && p.target.token === undefined && p.resolvePath === undefined;
 }
 
 function lastIndex(unit: Unit): number {

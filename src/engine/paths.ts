@@ -37,10 +37,53 @@ export function resolveOperationPath(raw: string, batchPaths: ReadonlySet<string
 
 function isBatchPath(segments: string[], batchPaths: ReadonlySet<string>): boolean {
   if (segments.length > 0 && segments[segments.length - 1]!.toLowerCase() === '$batch') return true;
-  return batchPaths.has(('/' + segments.join('/')).toLowerCase());
+  const path = '/' + segments.join('/');
+  return batchPaths.has(path.toLowerCase()) || patternsOf(batchPaths).some((pattern) => pattern.test(path));
 }
 
-/** Normalises a batch endpoint path for `BatchLimits.batchPaths`. */
+/**
+ * Normalises a batch endpoint path for `BatchLimits.batchPaths`: no trailing
+ * slash, lower case but for parameter segments (see `endpointPattern`).
+ */
 export function batchPathKey(path: string): string {
-  return path.replace(/\/+$/, '').toLowerCase() || '/';
+  const trimmed = path.replace(/\/+$/, '') || '/';
+  return trimmed
+    .split('/')
+    .map((segment) => (segment.startsWith(':') ? segment : segment.toLowerCase()))
+    .join('/');
+}
+
+/**
+ * An endpoint path that is a pattern, as a RegExp over a path of decoded
+ * segments (case-insensitive, as batch paths are compared); undefined for a
+ * plain path. A pattern has parameter segments in Hono's syntax, `:name`
+ * (any segment) or `:name{regex}` (a segment the regex matches whole, as
+ * `/services/data/:version{v[0-9]+\\.[0-9]+}/composite`), and may end in
+ * `/*`: one or more segments below it.
+ */
+export function endpointPattern(path: string): RegExp | undefined {
+  const segments = path.split('/').slice(1);
+  if (!segments.some((s, i) => s.startsWith(':') || (s === '*' && i === segments.length - 1))) return undefined;
+  const source = segments
+    .map((segment, i) => {
+      if (segment === '*' && i === segments.length - 1) return '(?:/[^/]+)+';
+      if (!segment.startsWith(':')) return '/' + segment.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
+      const brace = segment.indexOf('{');
+      return brace < 0 ? '/[^/]+' : `/(?:${segment.slice(brace + 1, segment.lastIndexOf('}'))})`;
+    })
+    .join('');
+  return new RegExp(`^${source}$`, 'i');
+}
+
+/** The patterns among a set of batch paths, compiled once per set (again if it grew). */
+const compiled = new WeakMap<ReadonlySet<string>, { size: number; patterns: RegExp[] }>();
+
+function patternsOf(batchPaths: ReadonlySet<string>): RegExp[] {
+  let entry = compiled.get(batchPaths);
+  if (!entry || entry.size !== batchPaths.size) {
+    const patterns = [...batchPaths].map(endpointPattern).filter((p): p is RegExp => p !== undefined);
+    entry = { size: batchPaths.size, patterns };
+    compiled.set(batchPaths, entry);
+  }
+  return entry.patterns;
 }

@@ -146,13 +146,14 @@ function groupRanges(ops: PreparedOperation[]): Map<string, { first: number; las
   return ranges;
 }
 
-/** The operation ids whose results this operation's path, headers or body stand for. */
+/** The operation ids whose results this operation's path, URL, headers or body stand for. */
 export function referencedIds(p: PreparedOperation): string[] {
   const refs = p.op.references;
   if (!refs) return [];
   const ids = refs.path ? [refs.path.id] : [];
   if (refs.etags) ids.push(...Object.values(refs.etags));
   for (const ref of refs.body ?? []) for (const part of ref.parts) if (typeof part !== 'string') ids.push(part.id);
+  for (const part of refs.url ?? []) if (typeof part !== 'string') ids.push(part.id);
   return ids;
 }
 

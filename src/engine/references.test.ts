@@ -111,3 +111,48 @@ describe('body references', () => {
     expect((r.op.body as { value: { rel: unknown } }).value.rel).toEqual({ author: { data: { type: 'people', id: '../../batch", "x": "y' } } });
   });
 });
+
+describe('URL references', () => {
+  const created: Finished = {
+    result: { index: 0, id: 'a', status: 201, headers: { location: '/v1/people/k2' }, body: { id: 'k2', n: 7, name: "O'Brien", evil: '../../batch', pred: "x('1')", amp: 'a&token=t#f', list: { items: [{ id: 'i0' }] }, nothing: null }, ran: true },
+    path: '/v1/people',
+  };
+  const at = (url: (string | { id: string; select: (string | number)[]; quoted?: boolean })[], method = 'GET') =>
+    prepared({ method, path: url.map((p) => (typeof p === 'string' ? p : '@')).join(''), references: { url } });
+  const resolve = (p: ReturnType<typeof prepared>, f: Finished = created) => resolveReferences(p, (id) => (id === 'a' ? f : undefined));
+
+  it('puts a value in the id segment and in a query value, with its text percent-encoded as data', () => {
+    const r = resolve(at(['/v1/people/', { id: 'a', select: ['id'] }, '?x=', { id: 'a', select: ['amp'] }, '&n=', { id: 'a', select: ['n'] }]));
+    expect(r.target.path).toBe('/v1/people/k2');
+    expect([...r.target.query]).toEqual([
+      ['x', 'a&token=t#f'],
+      ['n', '7'],
+    ]);
+    expect(resolve(at(['/v1/x/', { id: 'a', select: ['list', 'items', 0, 'id'] }])).target.path).toBe('/v1/x/i0');
+  });
+
+  it('a value never adds a segment, a key predicate or a route: ../../batch is one (refused) segment', () => {
+    expect(() => resolve(at(['/v1/people/', { id: 'a', select: ['evil'] }]))).toThrow(expect.objectContaining({ status: 400, code: 'invalid_path' }));
+    expect(resolve(at(['/v1/people/', { id: 'a', select: ['pred'] }])).target.path).toBe("/v1/people/x%28'1'%29");
+  });
+
+  it("doubles the quotes of a value inside a quoted $filter string", () => {
+    const r = resolve(at(["/v1/people?$filter=name eq '", { id: 'a', select: ['name'], quoted: true }, "'"]));
+    expect(r.target.query.get('$filter')).toBe("name eq 'O''Brien'");
+  });
+
+  it('checks the path before anything runs with each value as a plain segment', () => {
+    expect(() => at(['/v1/../', { id: 'a', select: ['id'] }])).toThrow(expect.objectContaining({ code: 'invalid_path' }));
+    expect(() => at(['/batch/', { id: 'a', select: ['id'] }, '/x']).op).not.toThrow();
+    expect(() => at(['/v1/', { id: 'a', select: ['id'] }, '/$batch'])).toThrow(expect.objectContaining({ code: 'nested_batch' }));
+  });
+
+  it('no string, number or boolean there, or a failed answer: 424 failed_dependency', () => {
+    for (const select of [['nothing'], ['list'], ['missing'], ['list', 'items', 5, 'id']]) {
+      expect(() => resolve(at(['/v1/people/', { id: 'a', select }])), select.join('.')).toThrow(expect.objectContaining({ status: 424, code: 'failed_dependency' }));
+    }
+    expect(() => resolve(at(['/v1/people/', { id: 'a', select: ['id'] }]), { ...created, result: { ...created.result, status: 400 } })).toThrow(
+      expect.objectContaining({ status: 424 }),
+    );
+  });
+});

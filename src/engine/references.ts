@@ -2,7 +2,7 @@ import { ApiError, problemHeaders, toApiError } from '../errors.js';
 import type { OperationRunner } from './execute.js';
 import { referencedIds } from './plan.js';
 import type { RequestBody } from '../api/types.js';
-import type { BodyReference, OperationResult, ResultValue } from './types.js';
+import type { BodyReference, OperationResult, ResultValue, UrlValue } from './types.js';
 import type { PreparedOperation } from './validate.js';
 
 /** An operation that has finished, as a later one's reference sees it. */
@@ -51,6 +51,10 @@ export function resolveReferences(p: PreparedOperation, finished: (id: string) =
     if (!p.resolvePath) throw new ApiError(500, 'internal', 'A path reference was not prepared.');
     target = p.resolvePath(joinUrl(url, rest));
   }
+  if (refs.url) {
+    if (!p.resolvePath) throw new ApiError(500, 'internal', 'A URL reference was not prepared.');
+    target = p.resolvePath(refs.url.map((part) => (typeof part === 'string' ? part : urlValue(part, finished))).join(''));
+  }
   if (refs.etags) {
     headers = new Map(headers);
     for (const [name, id] of Object.entries(refs.etags)) {
@@ -90,6 +94,18 @@ function resultValue(ref: ResultValue, finished: (id: string) => Finished | unde
   }
   if (typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) return value;
   throw failedReference(ref.id, `no string, number or boolean at ${ref.select.join('.') || 'the top of its body'}`);
+}
+
+/**
+ * A value of an earlier answer as data in a URL: percent-encoded whole, so
+ * it stays inside the one segment or query value it stands in (parentheses
+ * too, which would otherwise read as a key predicate).
+ */
+function urlValue(ref: UrlValue, finished: (id: string) => Finished | undefined): string {
+  const value = String(resultValue(ref, finished));
+  const text = ref.quoted ? value.replace(/'/g, "''") : value;
+  if (!text.isWellFormed()) throw new ApiError(400, 'invalid_path', `The value at ${ref.select.join('.')} of the answer to ${JSON.stringify(ref.id)} is not well-formed Unicode, so it cannot stand in a URL.`);
+  return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 /** Replaces the member or element at `at`, which the dialect made sure exists. */

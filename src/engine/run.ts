@@ -219,7 +219,7 @@ async function firstWaveSnapshot(
   if (!ctx.readAhead) return undefined;
   const wave = ready.filter((u) => {
     const unit = units[u]!;
-    return unit.kind === 'single' && unit.op.op.method !== 'POST' && unit.op.op.references?.path === undefined && unit.op.target.token === undefined;
+    return unit.kind === 'single' && unit.op.op.method !== 'POST' && unit.op.resolvePath === undefined && unit.op.target.token === undefined;
   });
   if (wave.length < 2) return undefined;
   const requests = wave.map((u) => apiRequest((units[u] as Extract<Unit, { kind: 'single' }>).op, ctx.principal));

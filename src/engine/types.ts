@@ -45,6 +45,15 @@ export interface OperationReferences {
    * substituted value is never parsed or scanned again.
    */
   body?: BodyReference[];
+  /**
+   * The path (with its query) made of text and values of earlier answers,
+   * when a value stands in it (a created record's id as the id segment).
+   * Each value is data: percent-encoded inside the one segment or query
+   * value it stands in, so it never adds a `/`, `?`, `&` or `=`; the whole
+   * path is checked again once resolved, as a `path` reference is. Never
+   * given together with `path`.
+   */
+  url?: (string | UrlValue)[];
 }
 
 /** One JSON value of a body that is made of values of earlier answers (see OperationReferences.body). */
@@ -62,6 +71,12 @@ export interface BodyReference {
 export interface ResultValue {
   id: string;
   select: (string | number)[];
+}
+
+/** A value of an earlier answer in an operation's URL (see OperationReferences.url). */
+export interface UrlValue extends ResultValue {
+  /** It stands inside a quoted string of a `$filter`: each `'` of it is doubled, so it stays that string's content. */
+  quoted?: boolean;
 }
 
 export interface Batch {

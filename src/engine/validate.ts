@@ -60,6 +60,13 @@ function prepareOperation(op: Operation, ids: Set<string>, limits: BatchLimits):
   }
   for (const [name, value] of Object.entries(op.headers)) checkHeader(name, value, where);
   const headers = operationHeaders(op.headers);
+  const resolvePath = (path: string) => resolveOperationPath(path, limits.batchPaths);
+  const url = op.references?.url;
+  if (url !== undefined) {
+    // Checked now with a plain segment or query value in place of each value, and again once they are known.
+    resolvePath(url.map((part) => (typeof part === 'string' ? part : 'x')).join(''));
+    return { op, target: { path: op.path, query: new URLSearchParams() }, headers, resolvePath };
+  }
   const ref = op.references?.path;
   if (ref === undefined) return { op, target: resolveOperationPath(op.path, limits.batchPaths), headers };
   // What follows the reference is checked now, the whole path again once the reference is resolved.
@@ -67,7 +74,6 @@ function prepareOperation(op: Operation, ids: Set<string>, limits: BatchLimits):
     throw invalidPath(op.path, 'continues a reference with something other than / or ?');
   }
   resolveOperationPath(`/reference${ref.rest}`, limits.batchPaths);
-  const resolvePath = (path: string) => resolveOperationPath(path, limits.batchPaths);
   return { op, target: { path: op.path, query: new URLSearchParams() }, headers, resolvePath };
 }
 
