@@ -2,6 +2,7 @@ import type { ApiRequest, ApiResponse } from '../api/types.js';
 import type { Principal } from '../auth/principal.js';
 import { ApiError, problem, problemHeaders, PROBLEM_CONTENT_TYPE, toApiError } from '../errors.js';
 import { withLogFields } from '../log-context.js';
+import { existingRecord } from './conditional-create.js';
 import { yieldIfBusy } from './fairness.js';
 import { members, planGraph, planSequence, type Unit } from './plan.js';
 import { checkBackReferences, referenceRunner } from './references.js';
@@ -194,6 +195,10 @@ async function dispatchAs(p: PreparedOperation, ctx: ExecutionContext): Promise<
   }
   let res: ApiResponse;
   try {
+    if (p.op.ifNoneExist !== undefined) {
+      const existing = await existingRecord(p, principal, ctx.dispatch);
+      if (existing) return existing;
+    }
     res = await ctx.dispatch(apiRequest(p, principal));
   } catch (err) {
     if (!(err instanceof ApiError)) ctx.onUnexpectedError?.(err);

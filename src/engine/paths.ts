@@ -24,7 +24,7 @@ export function resolveOperationPath(raw: string, batchPaths: ReadonlySet<string
   if (RAW_FORBIDDEN.test(raw)) throw invalidPath(raw, 'contains a backslash, a control character or a fragment');
   const q = raw.indexOf('?');
   const pathPart = q < 0 ? raw : raw.slice(0, q);
-  const segments = decodePathSegments(pathPart);
+  const segments = batchEndpointSegments(pathPart, batchPaths) ?? decodePathSegments(pathPart);
   const canonical = encodePath(segments);
   if (isBatchPath(segments, batchPaths)) {
     throw new ApiError(400, 'nested_batch', `The operation path ${canonical} is a batch endpoint; batches do not nest.`);
@@ -33,6 +33,24 @@ export function resolveOperationPath(raw: string, batchPaths: ReadonlySet<string
   const token = query.get('token') ?? undefined;
   if (token !== undefined) query.delete('token');
   return { path: canonical, query, token };
+}
+
+/**
+ * A batch endpoint written with a trailing slash (`/fhir/`, where FHIR
+ * clients post) is still that endpoint, not an empty segment: its segments
+ * without the slash, so that it is refused as a nested batch.
+ */
+function batchEndpointSegments(pathPart: string, batchPaths: ReadonlySet<string>): string[] | undefined {
+  if (pathPart.length < 2 || !pathPart.endsWith('/')) return undefined;
+  const trimmed = pathPart.replace(/\/+$/, '');
+  if (trimmed === '') return undefined;
+  let segments: string[];
+  try {
+    segments = decodePathSegments(trimmed);
+  } catch {
+    return undefined;
+  }
+  return isBatchPath(segments, batchPaths) ? segments : undefined;
 }
 
 function isBatchPath(segments: string[], batchPaths: ReadonlySet<string>): boolean {

@@ -23,6 +23,15 @@ export interface Operation {
   dependsOn?: string[];
   /** Values that stand for an earlier operation's result, resolved when this one is dispatched. */
   references?: OperationReferences;
+  /**
+   * Makes a create conditional (FHIR's `ifNoneExist`): a query (`$filter=...`)
+   * for a list GET of the operation's own path, dispatched first as the same
+   * principal and in the same transaction (engine/conditional-create.ts). No
+   * item: the operation runs. One: it does not run, and answers 200 with that
+   * record, its `ETag` and its `Location`, so a reference to the operation
+   * stands for that record. More: 412 `precondition_failed`.
+   */
+  ifNoneExist?: string;
 }
 
 /**
