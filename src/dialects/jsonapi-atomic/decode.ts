@@ -230,7 +230,8 @@ function readResource(data: Json, at: string, op: 'add' | 'update' | 'remove'): 
       if (attributes && Object.hasOwn(attributes, name)) {
         throw refusal(400, 'bad_request', pointerIn(rat, name), `${FORMAT}: ${JSON.stringify(name)} is both an attribute and a relationship; fields share one namespace.`);
       }
-      checkRelationship(relationship, pointerIn(rat, name));
+      // In an update, a merge patch, null removes the relationship.
+      if (!(relationship === null && op === 'update')) checkRelationship(relationship, pointerIn(rat, name));
     }
     resource.relationships = value;
   }
@@ -279,8 +280,8 @@ function recordBody(resource: Resource, lids: LocalIds, references: OperationRef
   const rat = `${resource.at}/relationships`;
   value['relationships'] = Object.fromEntries(
     Object.entries(resource.relationships).map(([name, relationship]) => {
-      const rel = relationship as Json;
-      if (!Object.hasOwn(rel, 'data') || rel['data'] === null) return [name, rel];
+      const rel = relationship as Json | null;
+      if (rel === null || !Object.hasOwn(rel, 'data') || rel['data'] === null) return [name, rel];
       const linkage = (identifier: Json, where: (string | number)[], iat: string): Json => {
         const { lid, meta } = identifier as { lid?: string; meta?: unknown };
         const type = identifier['type'] as string;
