@@ -8,12 +8,19 @@ import { members, planGraph, planSequence, type Unit } from './plan.js';
 import { checkBackReferences, referenceRunner } from './references.js';
 import { runGraph } from './run.js';
 import type { PreparedOperation } from './validate.js';
-import type { BatchCommit, BatchOutcome, ExecutionContext, OperationResult } from './types.js';
+import type { BatchCommit, BatchOutcome, CommitRecorder, ExecutionContext, OperationResult } from './types.js';
 
 /** Thrown inside a group's transaction to roll it back; carries the failing member's result. */
 class GroupFailure extends Error {
   constructor(readonly result: OperationResult) {
     super('transaction group failed');
+  }
+}
+
+/** The recorder refused to write (the key is another request's): the group rolls back and the whole batch fails with `cause`. */
+class RecordRefused extends Error {
+  constructor(override readonly cause: unknown) {
+    super('the commit recorder refused');
   }
 }
 
@@ -37,22 +44,35 @@ export async function executeBatch(
   options: { stopOnError?: boolean; order?: 'request' | 'graph' } = {},
 ): Promise<BatchOutcome> {
   const stopOnError = options.stopOnError === true;
+  const recorder = ctx.recorder;
+  const standaloneWrites = ops.filter((p) => p.op.group === undefined && isWrite(p)).length;
   if (options.order === 'graph') {
     // Each lane of the graph runner (a slot of its concurrency) opens a batch commit of its own.
     const graph = planGraph(ops);
-    return runGraph(graph, ops.length, ctx, (standaloneWrites) => ctx.transactions?.openBatchCommit?.({ standaloneWrites }), stopOnError);
+    // Units committing side by side on separate connections, or writes with no batch commit to
+    // join: no one transaction can carry the recorder's row with the first effects.
+    const sideBySide = (ctx.concurrency ?? 1) > 1 && graph.units.length > 1 && ops.some(isWrite);
+    if (recorder && (sideBySide || (standaloneWrites > 0 && !ctx.transactions?.openBatchCommit))) await recordFirst(recorder);
+    return runGraph(graph, ops.length, ctx, (writes) => ctx.transactions?.openBatchCommit?.({ standaloneWrites: writes, recorder }), stopOnError);
   }
   checkBackReferences(ops);
-  const standaloneWrites = ops.filter((p) => p.op.group === undefined && isWrite(p)).length;
-  const commit = ctx.transactions?.openBatchCommit?.({ standaloneWrites });
+  const commit = ctx.transactions?.openBatchCommit?.({ standaloneWrites, recorder });
+  // Standalone writes would each commit alone: the recorder's row goes first, before anything runs.
+  if (recorder && standaloneWrites > 0 && !commit) await recordFirst(recorder);
   try {
     const outcome = await runUnits(planSequence(ops), ops.length, ctx, commit, stopOnError);
-    await commit?.commit();
+    await commit?.commit(outcome);
     return outcome;
   } catch (err) {
     await commit?.abort();
     throw err;
   }
+}
+
+/** The recorder's row on its own, outside any transaction, before the batch runs (a claim). */
+async function recordFirst(recorder: CommitRecorder): Promise<void> {
+  await recorder.write(undefined);
+  recorder.committed();
 }
 
 async function runUnits(
@@ -126,7 +146,9 @@ export async function runSingle(
 ): Promise<boolean> {
   await yieldIfBusy(ctx);
   let result: OperationResult;
+  const refusal = ctx.refused?.get(op.op.index);
   if (Date.now() >= ctx.deadline) result = deadlineResult(op);
+  else if (refusal) result = { ...problemResult(op, refusal), ran: false };
   else if (commit) result = await commit.run(isWrite(op), () => run(op), (r) => r.status >= 400);
   else result = await run(op);
   results[op.op.index] = result;
@@ -150,9 +172,15 @@ export async function runGroup(
     return true;
   }
   let done: OperationResult[] = [];
+  // The first transaction of the batch to commit carries the recorder's row; a group that is the
+  // whole batch hands it the whole outcome.
+  const recorder = ctx.recorder && !ctx.recorder.recorded ? ctx.recorder : undefined;
+  const whole = results.length === members.length;
+  let wrote = false;
   try {
     await ctx.transactions.transaction(async () => {
       done = []; // the store may re-run this function from the start (a deadlock was broken)
+      wrote = false;
       await ctx.lockAhead?.(members.filter(isWrite).map((m) => apiRequest(m, ctx.principal)));
       for (const m of members) {
         await yieldIfBusy(ctx);
@@ -160,8 +188,13 @@ export async function runGroup(
         if (result.status >= 400) throw new GroupFailure(result);
         done.push(result);
       }
+      if (recorder && !recorder.recorded) {
+        await recorder.write(whole ? { results: [...done], halted: false } : undefined).catch((e: unknown) => Promise.reject(new RecordRefused(e)));
+        wrote = true;
+      }
     });
   } catch (err) {
+    if (err instanceof RecordRefused) throw err.cause;
     if (err instanceof GroupFailure) {
       // The failing member keeps its own answer; every other member reports the rollback.
       for (const m of members) results[m.op.index] = m.op.index === err.result.index ? err.result : rolledBack(m);
@@ -174,6 +207,7 @@ export async function runGroup(
     }
     return true;
   }
+  if (wrote) recorder!.committed();
   for (const r of done) results[r.index] = r;
   return false;
 }
@@ -183,6 +217,8 @@ export function apiRequest(p: PreparedOperation, principal: Principal): ApiReque
 }
 
 export function dispatchOne(p: PreparedOperation, ctx: ExecutionContext): Promise<OperationResult> {
+  const refusal = ctx.refused?.get(p.op.index);
+  if (refusal) return Promise.resolve({ ...problemResult(p, refusal), ran: false });
   return withLogFields({ index: p.op.index, ...(p.op.id !== undefined ? { opId: p.op.id } : {}) }, () => dispatchAs(p, ctx));
 }
 

@@ -188,15 +188,15 @@ export async function runGraph(
       };
       pump();
     });
-    for (const l of lanes) await l?.commit();
+    // Stopped early: units that never started have no answer.
+    const outcome: BatchOutcome = halted ? { results: results.filter(Boolean), halted: state.includes('waiting') } : { results, halted: false };
+    // One lane: its last commit is the batch's last, so a recorder may keep the whole outcome with it.
+    for (const l of lanes) await l?.commit(limit === 1 ? outcome : undefined);
+    return outcome;
   } catch (err) {
     for (const l of lanes) await l?.abort().catch(() => {});
     throw err;
   }
-
-  if (!halted) return { results, halted: false };
-  // Stopped early: units that never started have no answer.
-  return { results: results.filter(Boolean), halted: state.includes('waiting') };
 }
 
 function isRead(unit: Unit): boolean {

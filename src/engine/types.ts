@@ -1,5 +1,6 @@
 import type { ApiRequest, ApiResponse, RequestBody } from '../api/types.js';
 import type { Principal } from '../auth/principal.js';
+import type { ApiError } from '../errors.js';
 
 /** One operation of a batch, in canonical form, whatever dialect it came in. */
 export interface Operation {
@@ -132,9 +133,35 @@ export interface TransactionRunner {
    * When present, the standalone operations of one batch share one durable
    * commit (see BatchCommit). `standaloneWrites` counts the batch's writes
    * outside groups; a store may answer undefined where one commit would not
-   * pay for what it costs (PostgreSQL, for a single write).
+   * pay for what it costs (PostgreSQL, for a single write), but not when a
+   * `recorder` is given and the batch writes: then every write must commit
+   * in a transaction the recorder can write into.
    */
-  openBatchCommit?(plan: { standaloneWrites: number }): BatchCommit | undefined;
+  openBatchCommit?(plan: { standaloneWrites: number; recorder?: CommitRecorder }): BatchCommit | undefined;
+}
+
+/**
+ * A row that must be committed together with the first effects of a batch
+ * (its idempotency key, src/idempotency/). The first transaction of the
+ * batch that commits (its batch commit's, or a group's) calls `write` inside
+ * itself, right before COMMIT, and `committed` once COMMIT succeeded; later
+ * transactions see `recorded` and write nothing. `outcome` is the batch's
+ * complete outcome when that transaction is also its last one (the whole
+ * batch ran in one transaction: the recorder stores the answer with it), and
+ * undefined when more may commit after it (the recorder stores a claim).
+ *
+ * Where a batch would commit writes outside any transaction (several at once
+ * on separate connections, or no batch commit to join), the engine calls
+ * `write(undefined)` outside any transaction before anything runs.
+ *
+ * `write` may throw (the key is held by another request): the transaction
+ * is then rolled back and the batch fails with that error. A transaction
+ * that is rolled back or re-run calls `write` again in its next attempt.
+ */
+export interface CommitRecorder {
+  readonly recorded: boolean;
+  write(outcome: BatchOutcome | undefined): Promise<void>;
+  committed(): void;
 }
 
 /**
@@ -151,8 +178,12 @@ export interface BatchCommit {
   readonly open: boolean;
   /** Runs one operation; `undo(result)` true rolls back that operation's effects alone. */
   run<T>(write: boolean, fn: () => Promise<T>, undo: (result: T) => boolean): Promise<T>;
-  /** Commits what the batch has done so far (nothing open: no-op). */
-  commit(): Promise<void>;
+  /**
+   * Commits what the batch has done so far (nothing open: no-op). A recorder
+   * given at open (see CommitRecorder) writes first if nothing recorded yet;
+   * `outcome`, passed with the batch's last commit, is handed to it.
+   */
+  commit(outcome?: BatchOutcome): Promise<void>;
   /** Rolls back what is not yet committed (the batch itself failed). */
   abort(): Promise<void>;
 }
@@ -195,4 +226,11 @@ export interface ExecutionContext {
   concurrency?: number;
   /** Told of every error that was not a client's mistake (it answers 5xx), with the operation's index. */
   onUnexpectedError?: (err: unknown) => void;
+  /** Commits the batch's first effects together with a row of the caller's (its idempotency key). */
+  recorder?: CommitRecorder;
+  /**
+   * Operations (by index) that answer an error without running, the rate
+   * limit having no budget for them; a group with such a member fails.
+   */
+  refused?: ReadonlyMap<number, ApiError>;
 }

@@ -76,4 +76,31 @@ export const MIGRATIONS: readonly Migration[] = [
       'DROP INDEX records_list',
     ],
   },
+  {
+    version: 5,
+    description: 'idempotency keys (per tenant: fingerprint, claim, stored response) and, on PostgreSQL, shared rate-limit buckets',
+    // Times are epoch milliseconds. A key row is a claim (`running`, held until `lease_until`) or
+    // a response (`done`, replayed until `expires_at`); see src/idempotency/. Rate buckets live in
+    // the database only on PostgreSQL, where several nodes share one budget; SQLite is one node.
+    sqlite: [
+      `CREATE TABLE idempotency_keys (
+         tenant TEXT NOT NULL, key TEXT NOT NULL,
+         fingerprint TEXT NOT NULL, owner TEXT NOT NULL, state TEXT NOT NULL,
+         status INTEGER, headers TEXT, body BLOB,
+         created INTEGER NOT NULL, lease_until INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+         PRIMARY KEY (tenant, key))`,
+      'CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at)',
+    ],
+    postgres: [
+      `CREATE TABLE idempotency_keys (
+         tenant text NOT NULL, key text NOT NULL,
+         fingerprint text NOT NULL, owner text NOT NULL, state text NOT NULL,
+         status integer, headers text, body bytea,
+         created bigint NOT NULL, lease_until bigint NOT NULL, expires_at bigint NOT NULL,
+         PRIMARY KEY (tenant, key))`,
+      'CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at)',
+      `CREATE TABLE rate_buckets (
+         key text PRIMARY KEY, tokens float8 NOT NULL, updated_ms float8 NOT NULL, granted float8 NOT NULL DEFAULT 0)`,
+    ],
+  },
 ];

@@ -1,6 +1,8 @@
 import type { Scope } from '../auth/principal.js';
-import type { BatchCommit } from '../engine/types.js';
+import type { BatchCommit, CommitRecorder } from '../engine/types.js';
+import type { IdempotencyKeyStore } from './idempotency-types.js';
 import type { FilterExpr, OrderByItem } from './query/filter.js';
+import type { RateBucketStore } from './rate-bucket-types.js';
 
 export interface RecordKey {
   tenant: string;
@@ -85,7 +87,7 @@ export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   transaction<T>(fn: () => Promise<T>): Promise<T>;
   /** One durable commit for a batch's standalone operations, where the store measures faster with it (SQLite). */
-  openBatchCommit?(plan: { standaloneWrites: number }): BatchCommit | undefined;
+  openBatchCommit?(plan: { standaloneWrites: number; recorder?: CommitRecorder }): BatchCommit | undefined;
   inTransaction(): boolean;
 
   getRecord(key: RecordKey): Promise<StoredRecord | undefined>;
@@ -112,6 +114,11 @@ export interface Store {
   deleteToken(id: string): Promise<boolean>;
   /** Records when tokens were last used; a time never moves backwards. */
   touchTokens(uses: ReadonlyArray<{ hash: string; lastUsed: string }>): Promise<void>;
+
+  /** Idempotency keys (src/idempotency/); inside a transaction every call joins it. */
+  readonly idempotencyKeys?: IdempotencyKeyStore;
+  /** Rate-limit buckets every node shares (PostgreSQL); without them the limiter keeps its buckets in memory. */
+  readonly rateBuckets?: RateBucketStore;
 
   close(): Promise<void>;
 }

@@ -1,4 +1,4 @@
-import type { BatchCommit } from '../../engine/types.js';
+import type { BatchCommit, BatchOutcome, CommitRecorder } from '../../engine/types.js';
 import { conflictBackoff, MAX_CONFLICT_ATTEMPTS, type TxContext, type Usage } from './transaction.js';
 
 /** What the batch commit needs of its store: one transaction on a client of its own, and statements on it. */
@@ -42,7 +42,11 @@ export class PostgresBatchCommit implements BatchCommit {
   private ctx: TxContext | undefined;
   private openedAt = 0;
 
-  constructor(private readonly host: BatchTransactionHost) {}
+  /** `recorder`: written inside the first COMMIT that finds it not yet recorded (see CommitRecorder). */
+  constructor(
+    private readonly host: BatchTransactionHost,
+    private readonly recorder?: CommitRecorder,
+  ) {}
 
   get open(): boolean {
     return this.ctx !== undefined;
@@ -90,11 +94,21 @@ export class PostgresBatchCommit implements BatchCommit {
     return this.ctx;
   }
 
-  async commit(): Promise<void> {
+  async commit(outcome?: BatchOutcome): Promise<void> {
     const ctx = this.ctx;
     if (!ctx) return;
+    const recorder = this.recorder && !this.recorder.recorded ? this.recorder : undefined;
+    if (recorder) {
+      try {
+        await this.host.within(ctx, () => recorder.write(outcome));
+      } catch (err) {
+        await this.abort();
+        throw err;
+      }
+    }
     this.ctx = undefined;
     await this.host.end(ctx, true);
+    recorder?.committed();
   }
 
   async abort(): Promise<void> {

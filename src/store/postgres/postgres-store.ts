@@ -65,8 +65,12 @@ import {
   type TokenRow,
 } from './token-statements.js';
 import { isConnectionError } from './connection-errors.js';
-import type { BatchCommit } from '../../engine/types.js';
+import type { BatchCommit, CommitRecorder } from '../../engine/types.js';
+import type { IdempotencyKeyStore } from '../idempotency-types.js';
+import type { RateBucketStore } from '../rate-bucket-types.js';
 import { PostgresBatchCommit, type BatchTransactionHost } from './batch-commit.js';
+import { PostgresIdempotencyKeys } from './postgres-idempotency.js';
+import { PostgresRateBuckets } from './postgres-rate-buckets.js';
 import { connectionConfig, migrate } from './migrate.js';
 import { compilePostgresFilter, compilePostgresOrderBy } from './postgres-filter-compiler.js';
 import {
@@ -225,11 +229,17 @@ export class PostgresStore implements Store {
   }
 
   /** Standalone operations of one batch share a transaction, one savepoint each (see PostgresBatchCommit). */
-  openBatchCommit(plan: { standaloneWrites: number }): BatchCommit | undefined {
-    // BEGIN, a savepoint per operation and COMMIT cost more round trips than one autocommit write saves.
-    if (plan.standaloneWrites < 2) return undefined;
-    return new PostgresBatchCommit({ ...this.batchHost, maxHoldMs: this.batchCommitMs });
+  openBatchCommit(plan: { standaloneWrites: number; recorder?: CommitRecorder }): BatchCommit | undefined {
+    // BEGIN, a savepoint per operation and COMMIT cost more round trips than one autocommit write saves,
+    // unless the batch's first commit must carry a record (its idempotency key) with its writes.
+    if (plan.standaloneWrites < 2 && !(plan.recorder && plan.standaloneWrites > 0)) return undefined;
+    return new PostgresBatchCommit({ ...this.batchHost, maxHoldMs: this.batchCommitMs }, plan.recorder);
   }
+
+  /** Idempotency keys (postgres-idempotency.ts); inside a transaction they join it. */
+  readonly idempotencyKeys: IdempotencyKeyStore = new PostgresIdempotencyKeys((name, text, values) => this.query(name, text, values));
+  /** Rate-limit buckets in the database, shared by every node (postgres-rate-buckets.ts). */
+  readonly rateBuckets: RateBucketStore = new PostgresRateBuckets((name, text, values) => this.query(name, text, values));
 
   private readonly batchHost: BatchTransactionHost = {
     maxHoldMs: 20, // openBatchCommit() passes the store's option

@@ -1,6 +1,6 @@
 import type { AsyncLocalStorage } from 'node:async_hooks';
 import type Database from 'better-sqlite3';
-import type { BatchCommit } from '../../engine/types.js';
+import type { BatchCommit, BatchOutcome, CommitRecorder } from '../../engine/types.js';
 import type { AsyncMutex } from '../async-mutex.js';
 
 /** What the batch commit shares with its store: the writer connection, its lock, and the transaction marker. */
@@ -26,7 +26,11 @@ export class SqliteBatchCommit implements BatchCommit {
   private release: (() => void) | undefined;
   private openedAt = 0;
 
-  constructor(private readonly writer: SqliteWriter) {}
+  /** `recorder`: written inside the first COMMIT that finds it not yet recorded (see CommitRecorder). */
+  constructor(
+    private readonly writer: SqliteWriter,
+    private readonly recorder?: CommitRecorder,
+  ) {}
 
   get open(): boolean {
     return this.release !== undefined;
@@ -52,9 +56,16 @@ export class SqliteBatchCommit implements BatchCommit {
     return result;
   }
 
-  async commit(): Promise<void> {
+  async commit(outcome?: BatchOutcome): Promise<void> {
     const release = this.release;
     if (!release) return;
+    const recorder = this.recorder && !this.recorder.recorded ? this.recorder : undefined;
+    try {
+      if (recorder) await this.writer.tx.run(true, () => recorder.write(outcome));
+    } catch (err) {
+      await this.abort();
+      throw err;
+    }
     this.release = undefined;
     try {
       this.ensureOpen().exec('COMMIT');
@@ -64,6 +75,7 @@ export class SqliteBatchCommit implements BatchCommit {
     } finally {
       release();
     }
+    recorder?.committed();
   }
 
   async abort(): Promise<void> {

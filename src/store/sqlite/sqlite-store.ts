@@ -8,8 +8,10 @@ import { RECORD_COLUMNS, recordValues, replaceValues } from '../record-columns.j
 import { AsyncMutex } from '../async-mutex.js';
 import { tokenIdOf } from '../../auth/tokens.js';
 import type { InsertOutcome, ListQuery, RecordKey, Store, StoredRecord, TokenInfo, TokenRecord, TokenSource } from '../types.js';
-import type { BatchCommit } from '../../engine/types.js';
+import type { BatchCommit, CommitRecorder } from '../../engine/types.js';
+import type { IdempotencyKeyStore } from '../idempotency-types.js';
 import { SqliteBatchCommit } from './sqlite-batch-commit.js';
+import { SqliteIdempotencyKeys } from './sqlite-idempotency.js';
 import { compileSqliteFilter, compileSqliteOrderBy } from './sqlite-filter-compiler.js';
 
 type Db = Database.Database;
@@ -98,9 +100,16 @@ export class SqliteStore implements Store {
   }
 
   /** Standalone operations of one batch share one durable commit (see SqliteBatchCommit). */
-  openBatchCommit(): BatchCommit {
-    return new SqliteBatchCommit({ db: this.writer, lock: this.lock, tx: this.tx, maxHoldMs: this.batchCommitMs });
+  openBatchCommit(plan?: { recorder?: CommitRecorder }): BatchCommit {
+    return new SqliteBatchCommit({ db: this.writer, lock: this.lock, tx: this.tx, maxHoldMs: this.batchCommitMs }, plan?.recorder);
   }
+
+  /** Idempotency keys (sqlite-idempotency.ts), on the writer inside a transaction. */
+  readonly idempotencyKeys: IdempotencyKeyStore = new SqliteIdempotencyKeys({
+    write: (fn) => this.write(fn),
+    readDb: () => this.readDb(),
+    stmt: (db, sql) => this.stmt(db, sql),
+  });
 
   async getRecord(key: RecordKey): Promise<StoredRecord | undefined> {
     const row = this.stmt(this.readDb(), 'SELECT * FROM records WHERE tenant = ? AND collection = ? AND id = ?').get(
