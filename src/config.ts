@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { parseRateLimit, type RateLimit } from './rate-limit/parse.js';
 
 /** A collection the server knows from configuration. `name` may have several segments (`time/projects`). */
 export interface CollectionConfig {
@@ -27,6 +28,12 @@ export interface Config {
   batchCommitMs: number;
   /** Independent operations of one batch that may run at the same time (dialects with a dependency graph). */
   batchConcurrency: number;
+  /** Seconds an Idempotency-Key's response is kept and replayed. */
+  idempotencyTtlS: number;
+  /** Seconds a claimed Idempotency-Key holds for a request that is not one transaction (renewed while it runs). */
+  idempotencyLeaseS: number;
+  /** Requests per window per principal (OMNIBUS_RATE_LIMIT, e.g. `600/60s`); undefined: no limit. */
+  rateLimit?: RateLimit;
   logLevel: string;
   /** When true, any valid single-segment collection name is created on first write. */
   openCollections: boolean;
@@ -46,6 +53,8 @@ export const DEFAULTS: Config = {
   batchDeadlineMs: 30_000,
   batchCommitMs: 20,
   batchConcurrency: 8,
+  idempotencyTtlS: 86_400,
+  idempotencyLeaseS: 60,
   logLevel: 'info',
   openCollections: true,
   collections: [],
@@ -73,6 +82,16 @@ const envSchema = z.object({
   OMNIBUS_BATCH_DEADLINE_MS: positiveInt.optional(),
   OMNIBUS_BATCH_COMMIT_MS: nonNegativeInt.optional(),
   OMNIBUS_BATCH_CONCURRENCY: positiveInt.optional(),
+  OMNIBUS_IDEMPOTENCY_TTL_S: positiveInt.optional(),
+  OMNIBUS_IDEMPOTENCY_LEASE_S: positiveInt.optional(),
+  OMNIBUS_RATE_LIMIT: z
+    .string()
+    .transform((s, ctx) => {
+      const limit = parseRateLimit(s);
+      if (!limit) ctx.addIssue({ code: 'custom', message: 'expected <requests>/<window>, e.g. 600/60s (also 600/1m, 10/s)' });
+      return limit ?? z.NEVER;
+    })
+    .optional(),
   OMNIBUS_CONFIG: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
 });
@@ -121,6 +140,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     batchDeadlineMs: e.OMNIBUS_BATCH_DEADLINE_MS ?? DEFAULTS.batchDeadlineMs,
     batchCommitMs: e.OMNIBUS_BATCH_COMMIT_MS ?? DEFAULTS.batchCommitMs,
     batchConcurrency: e.OMNIBUS_BATCH_CONCURRENCY ?? DEFAULTS.batchConcurrency,
+    idempotencyTtlS: e.OMNIBUS_IDEMPOTENCY_TTL_S ?? DEFAULTS.idempotencyTtlS,
+    idempotencyLeaseS: e.OMNIBUS_IDEMPOTENCY_LEASE_S ?? DEFAULTS.idempotencyLeaseS,
+    rateLimit: e.OMNIBUS_RATE_LIMIT,
     logLevel: e.LOG_LEVEL ?? DEFAULTS.logLevel,
   };
   if (e.OMNIBUS_CONFIG) applyConfigFile(config, e.OMNIBUS_CONFIG);

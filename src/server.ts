@@ -44,6 +44,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const app = createHttpApp(services);
     server = await listen(app.fetch, config.host, config.port);
   } catch (err) {
+    await services.stopBackground().catch(() => {});
     await services.store.close().catch(() => {});
     throw err;
   }
@@ -64,6 +65,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           if ('closeIdleConnections' in server) server.closeIdleConnections();
         });
         await services.auth.flushUses();
+        await services.stopBackground();
         await services.store.close();
       })();
       return closing;

@@ -9,7 +9,9 @@ import { lockAheadFor } from './api/lock-ahead.js';
 import type { LockAhead, ReadAhead } from './engine/types.js';
 import { silentLogger, type Logger } from './log.js';
 import { errorFields, logFields } from './log-context.js';
+import { IdempotencyGuard, Sweeper, sweepIntervalMs } from './idempotency/index.js';
 import { RequestMeter } from './metrics.js';
+import { MemoryBuckets, RateLimiter } from './rate-limit/index.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/types.js';
 
@@ -27,6 +29,12 @@ export interface Services {
   lockAhead?: LockAhead;
   /** Logs an error that made a request or operation answer 5xx, once, with the request's log fields. */
   logUnexpected(err: unknown): void;
+  /** Idempotent retry of batches and single writes (`Idempotency-Key`), keys in the store. */
+  idempotency?: IdempotencyGuard;
+  /** OMNIBUS_RATE_LIMIT, when set. */
+  rateLimiter?: RateLimiter;
+  /** Stops background work (sweeps of expired keys and idle buckets); waits for a sweep in progress. */
+  stopBackground(): Promise<void>;
 }
 
 export async function createServices(
@@ -52,5 +60,20 @@ export async function createServices(
   // On SQLite a read costs microseconds in-process: nothing to gain by reading ahead.
   const readAhead = store.kind === 'postgres' ? readAheadFor(store, collections) : undefined;
   const lockAhead = store.lockRecords ? lockAheadFor(store as Store & Required<Pick<Store, 'lockRecords'>>, collections) : undefined;
-  return { config, store, auth, api, meter, logger, readAhead, lockAhead, logUnexpected };
+  const idempotency = store.idempotencyKeys
+    ? new IdempotencyGuard(store.idempotencyKeys, { ttlS: config.idempotencyTtlS, leaseS: config.idempotencyLeaseS, logger })
+    : undefined;
+  const rateLimiter = config.rateLimit ? new RateLimiter(config.rateLimit, store.rateBuckets ?? new MemoryBuckets(), { logger }) : undefined;
+  const sweepers: Sweeper[] = [];
+  if (idempotency) {
+    const keys = idempotency.keys;
+    sweepers.push(new Sweeper((limit) => keys.sweep(Date.now(), limit), sweepIntervalMs(config.idempotencyTtlS), logger, (fn) => idempotency.inRoot(fn)).start());
+  }
+  if (rateLimiter) {
+    sweepers.push(new Sweeper(async () => (await rateLimiter.sweep(), 0), Math.max(1000, config.rateLimit!.windowS * 1000), logger).start());
+  }
+  const stopBackground = async (): Promise<void> => {
+    await Promise.all(sweepers.map((s) => s.stop()));
+  };
+  return { config, store, auth, api, meter, logger, readAhead, lockAhead, logUnexpected, idempotency, rateLimiter, stopBackground };
 }

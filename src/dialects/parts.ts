@@ -94,9 +94,13 @@ export const partsDialect: Dialect = {
     const failure = failingResult(outcome.results);
     if (failure) {
       const op = batch.operations[failure.index]!;
+      // The batch answers with the failing part's status, so its Retry-After (429, 409) goes on the answer.
+      const headers: Record<string, string> = { 'content-type': contentType };
+      const retryAfter = failure.headers['retry-after'];
+      if (retryAfter !== undefined) headers['retry-after'] = retryAfter;
       return {
         status: failure.status,
-        headers: { 'content-type': contentType },
+        headers,
         body: JSON.stringify({ parts: [echo(op, failure)] }),
       };
     }

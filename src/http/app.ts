@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { Hono, type Context } from 'hono';
 import type { RequestBody } from '../api/types.js';
 import { hasScope, type Principal } from '../auth/principal.js';
 import { batchPathsOf, DIALECTS, mediaTypeOf, type Dialect } from '../dialects/index.js';
 import { ApiError, toApiError } from '../errors.js';
+import { IDEMPOTENCY_KEY_HEADER, parseIdempotencyKey, requestFingerprint, runKeyedWrite } from '../idempotency/index.js';
 import { withLogFields } from '../log-context.js';
 import type { Services } from '../services.js';
 import { adminTokenRoutes } from './admin-tokens.js';
@@ -53,15 +55,37 @@ export function createHttpApp(services: Services, dialects: readonly Dialect[] =
     for (const endpoint of dialect.endpoints) {
       app.post(endpoint.path, async (c, next) => {
         if (endpoint.mediaTypes && !endpoint.mediaTypes.includes(mediaTypeOf(c.req.header('content-type')))) return next();
-        return handleBatchRequest(dialect, c.req.raw, rawTarget(c).query, batchEnv, (limit) => readRequestText(c, limit));
+        return handleBatchRequest(dialect, c.req.raw, rawTarget(c).query, batchEnv, (limit) => readRequestText(c, limit), {
+          address: clientAddress(c),
+        });
       });
     }
   }
 
   app.use('*', async (c, next) => {
     const { query } = rawTarget(c);
-    const principal = await services.auth.authenticate(requestToken(c.req.raw.headers, query));
-    if (!principal) throw new ApiError(401, 'unauthorized', 'A valid token is required (Authorization: Bearer <token> or ?token=).');
+    const limiter = services.rateLimiter;
+    const address = clientAddress(c);
+    // Failed authentications count against the address; an address over the limit is refused before its token is read.
+    const blocked = limiter?.blockedFor(address);
+    if (limiter && blocked !== undefined) throw limiter.blockedError(blocked);
+    let principal: Principal | undefined;
+    let failure: unknown;
+    try {
+      principal = await services.auth.authenticate(requestToken(c.req.raw.headers, query));
+    } catch (err) {
+      if (!(err instanceof ApiError && err.status === 401)) throw err;
+      failure = err;
+    }
+    if (!principal) {
+      const wait = await limiter?.failedAuthentication(address);
+      if (limiter && wait !== undefined) throw limiter.blockedError(wait);
+      throw failure ?? new ApiError(401, 'unauthorized', 'A valid token is required (Authorization: Bearer <token> or ?token=).');
+    }
+    if (limiter) {
+      const grant = await limiter.reserve(principal, 1);
+      if (grant.granted < 1) throw limiter.error(grant.retryAfterS);
+    }
     c.set('principal', principal);
     await next();
   });
@@ -76,15 +100,21 @@ export function createHttpApp(services: Services, dialects: readonly Dialect[] =
   app.all('*', async (c) => {
     const { path, query } = rawTarget(c);
     const method = c.req.method.toUpperCase();
-    const res = await services.api({
+    // A key on a single write makes it idempotent; on a read (GET, HEAD) it is ignored.
+    const key = services.idempotency && WRITE_METHODS.has(method) ? parseIdempotencyKey(c.req.header(IDEMPOTENCY_KEY_HEADER)) : undefined;
+    const req = {
       method,
       path,
       query,
       headers: headerMap(c.req.raw.headers),
       body: await readRequestBody(c, config.maxBatchBytes),
       principal: c.get('principal'),
-    });
-    return toWebResponse(res, method === 'HEAD');
+    };
+    if (key === undefined || !services.idempotency) return toWebResponse(await services.api(req), method === 'HEAD');
+    const fingerprint = requestFingerprint(method, path, query, req.body.kind === 'text' ? req.body.text : '');
+    return services.idempotency.run({ tenant: req.principal.tenant, key, fingerprint }, (attempt) =>
+      runKeyedWrite(services.store, services.api, req, attempt),
+    );
   });
 
   return app;
@@ -96,6 +126,13 @@ async function readRequestBody(c: Context, limit: number): Promise<RequestBody> 
   const contentType = c.req.header('content-type');
   if (text === '' && contentType === undefined) return { kind: 'none' };
   return { kind: 'text', text, contentType };
+}
+
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** The client's address as the socket gives it (never a forwarding header: those are the client's to write). */
+function clientAddress(c: Context): string | undefined {
+  return (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket?.remoteAddress;
 }
 
 function sanitizeRequestId(id: string | undefined): string | undefined {
@@ -122,5 +159,7 @@ function serverBatchEnvironment(services: Services): BatchEnvironment {
       maxObjects: config.tenantMaxObjects[principal.tenant] ?? config.maxObjects,
     }),
     onError: (err) => services.logUnexpected(err),
+    idempotency: services.idempotency,
+    rateLimit: services.rateLimiter,
   };
 }

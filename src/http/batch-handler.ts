@@ -1,10 +1,13 @@
 import type { Principal } from '../auth/principal.js';
 import type { Dialect, PrecheckEnvironment } from '../dialects/types.js';
 import { executeBatch } from '../engine/execute.js';
-import type { Dispatcher, LockAhead, ReadAhead, TransactionRunner } from '../engine/types.js';
+import type { Batch, CommitRecorder, Dispatcher, LockAhead, ReadAhead, TransactionRunner } from '../engine/types.js';
 import { validateBatch } from '../engine/validate.js';
 import { ApiError, toApiError } from '../errors.js';
+import { IDEMPOTENCY_KEY_HEADER, KeyTaken, parseIdempotencyKey, requestFingerprint, type IdempotencyGuard, type KeyAttempt } from '../idempotency/index.js';
 import { withLogFields } from '../log-context.js';
+import { overBudget, type RateLimiter } from '../rate-limit/index.js';
+import type { EncodedResponse } from '../dialects/types.js';
 import { headerMap, requestToken } from './web.js';
 
 /** What a batch endpoint needs from its host: the Omnibus server or a user's own Hono app. */
@@ -24,6 +27,15 @@ export interface BatchEnvironment {
   precheck?(principal: Principal): PrecheckEnvironment;
   /** Told of every error that made the batch or one of its operations answer 5xx (to log it, once). */
   onError?(err: unknown): void;
+  /** Idempotent retry of batches with an `Idempotency-Key` (src/idempotency/); without it the header is ignored. */
+  idempotency?: IdempotencyGuard;
+  /** The rate limit (src/rate-limit/): each operation takes one token; without it nothing is limited. */
+  rateLimit?: RateLimiter;
+}
+
+/** What the host knows of the client beyond the request: its address, against which failed authentications count. */
+export interface BatchClient {
+  address?: string;
 }
 
 /**
@@ -37,8 +49,9 @@ export function handleBatchRequest(
   query: URLSearchParams,
   env: BatchEnvironment,
   readBody: (limit: number) => Promise<string>,
+  client: BatchClient = {},
 ): Promise<Response> {
-  return withLogFields({ dialect: dialect.name }, () => handle(dialect, req, query, env, readBody));
+  return withLogFields({ dialect: dialect.name }, () => handle(dialect, req, query, env, readBody, client));
 }
 
 async function handle(
@@ -47,12 +60,61 @@ async function handle(
   query: URLSearchParams,
   env: BatchEnvironment,
   readBody: (limit: number) => Promise<string>,
+  client: BatchClient,
 ): Promise<Response> {
   let text: string | undefined;
   try {
-    const principal = await env.authenticate(requestToken(req.headers, query));
-    if (!principal) throw new ApiError(401, 'unauthorized', 'A valid token is required (Authorization: Bearer <token> or ?token=).');
+    const principal = await authenticate(req, query, env, client.address);
+    const key = env.idempotency ? parseIdempotencyKey(req.headers.get(IDEMPOTENCY_KEY_HEADER)) : undefined;
     text = await readBody(env.maxBatchBytes);
+    const body = text;
+    if (key === undefined || !env.idempotency) return webResponse(await runBatch(dialect, req, body, principal, env));
+    const fingerprint = requestFingerprint(req.method, new URL(req.url).pathname, query, body);
+    return await env.idempotency.run({ tenant: principal.tenant, key, fingerprint }, (attempt) => runBatch(dialect, req, body, principal, env, attempt));
+  } catch (err) {
+    return webResponse(refusal(dialect, err, text, env));
+  }
+}
+
+/**
+ * The batch request's principal. Failed authentications count against the
+ * client's address under the rate limit; an address over it is refused
+ * before its token is looked at.
+ */
+async function authenticate(req: Request, query: URLSearchParams, env: BatchEnvironment, address: string | undefined): Promise<Principal> {
+  const limiter = env.rateLimit;
+  const blocked = limiter?.blockedFor(address);
+  if (limiter && blocked !== undefined) throw limiter.blockedError(blocked);
+  let principal: Principal | undefined;
+  let failure: unknown;
+  try {
+    principal = await env.authenticate(requestToken(req.headers, query));
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 401)) throw err;
+    failure = err;
+  }
+  if (principal) return principal;
+  const wait = await limiter?.failedAuthentication(address);
+  if (limiter && wait !== undefined) throw limiter.blockedError(wait);
+  throw failure ?? new ApiError(401, 'unauthorized', 'A valid token is required (Authorization: Bearer <token> or ?token=).');
+}
+
+/**
+ * Decode, validate everything, reserve the rate-limit budget, run, encode:
+ * one answer in the dialect's form, refusals included. With an idempotency
+ * `attempt`, the batch's first commit carries its key (see CommitRecorder),
+ * and when the whole batch ran in that one transaction the answer recorded
+ * with it is the one sent.
+ */
+async function runBatch(
+  dialect: Dialect,
+  req: Request,
+  text: string,
+  principal: Principal,
+  env: BatchEnvironment,
+  attempt?: KeyAttempt,
+): Promise<EncodedResponse> {
+  try {
     const maxOperations = env.maxOperations(dialect);
     const baseUrl = new URL(req.url).origin;
     const batch = dialect.decode(
@@ -61,6 +123,19 @@ async function handle(
     );
     const prepared = validateBatch(batch, { maxOperations, batchPaths: env.batchPaths });
     if (dialect.precheck && env.precheck) await dialect.precheck(batch, env.precheck(principal));
+    const refused = await reserveBudget(batch, principal, env.rateLimit);
+    let recorded: EncodedResponse | undefined;
+    const recorder: CommitRecorder | undefined = attempt && {
+      get recorded() {
+        return attempt.recorded;
+      },
+      async write(whole) {
+        const encoded = whole && dialect.encode(batch, whole, { baseUrl });
+        await attempt.record(encoded);
+        recorded = encoded;
+      },
+      committed: () => attempt.committed(),
+    };
     const outcome = await executeBatch(
       prepared,
       {
@@ -73,15 +148,41 @@ async function handle(
         onUnexpectedError: env.onError,
         deadline: Date.now() + env.batchDeadlineMs,
         authenticateOperation: dialect.perOperationToken ? (token) => env.authenticate(token) : undefined,
+        recorder,
+        refused,
       },
       { stopOnError: batch.stopOnError, order: batch.order },
     );
-    const encoded = dialect.encode(batch, outcome, { baseUrl });
-    return new Response(encoded.body, { status: encoded.status, headers: encoded.headers });
+    // The whole batch ran in one transaction, which committed its answer: that answer, exactly, is the one sent.
+    if (attempt?.final && recorded) return recorded;
+    return dialect.encode(batch, outcome, { baseUrl });
   } catch (err) {
-    const error = toApiError(err);
-    if (error.status >= 500) env.onError?.(err);
-    const encoded = dialect.encodeError(error, { text });
-    return new Response(encoded.body, { status: encoded.status, headers: encoded.headers });
+    if (err instanceof KeyTaken) throw err;
+    return refusal(dialect, err, text, env);
   }
+}
+
+/**
+ * Takes one token per operation in one step; the operations the grant does
+ * not cover (in request order, a group whole or not at all) answer 429
+ * `rate_limited` without running, and tokens granted to none go back.
+ */
+async function reserveBudget(batch: Batch, principal: Principal, limiter: RateLimiter | undefined): Promise<Map<number, ApiError> | undefined> {
+  if (!limiter) return undefined;
+  const want = batch.operations.length;
+  const grant = await limiter.reserve(principal, want);
+  if (grant.granted >= want) return undefined;
+  const { refused, unused } = overBudget(batch.operations, grant.granted, () => limiter.error(grant.retryAfterS, 'This operation'));
+  await limiter.refund(principal, unused);
+  return refused;
+}
+
+function refusal(dialect: Dialect, err: unknown, text: string | undefined, env: BatchEnvironment): EncodedResponse {
+  const error = toApiError(err);
+  if (error.status >= 500) env.onError?.(err);
+  return dialect.encodeError(error, { text });
+}
+
+function webResponse(encoded: EncodedResponse): Response {
+  return new Response(encoded.body, { status: encoded.status, headers: encoded.headers });
 }

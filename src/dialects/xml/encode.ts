@@ -24,7 +24,7 @@ export function encodeXmlError(error: ApiError, identifier: string): EncodedResp
   const root = element('response', { status: 'error', identifier }, [
     element('error', { code: error.code }, [element('message', {}, [error.message])]),
   ]);
-  const headers: Record<string, string> = { 'content-type': XML_RESPONSE_TYPE };
+  const headers: Record<string, string> = { ...error.headers, 'content-type': XML_RESPONSE_TYPE };
   if (error.status === 401) headers['www-authenticate'] = 'Bearer';
   return { status: error.status, headers, body: xmlDocument(root) };
 }
@@ -63,11 +63,13 @@ function failure(op: XmlOperation, index: number, result: OperationResult): XmlE
     index,
     typeof code === 'string' ? code : undefined,
     typeof detail === 'string' ? detail : result.text ?? `The operation failed with status ${result.status}.`,
+    // An operation over the rate limit says when to come back, as HTTP's Retry-After would.
+    result.headers['retry-after'],
   );
 }
 
-function errorElement(index: number, code: string | undefined, message: string): XmlElementNode {
-  return element('error', { index, code }, [element('message', {}, [message])]);
+function errorElement(index: number, code: string | undefined, message: string, retryAfter?: string): XmlElementNode {
+  return element('error', { index, code, 'retry-after': retryAfter }, [element('message', {}, [message])]);
 }
 
 function bodyField(result: OperationResult, name: string): unknown {
