@@ -3,7 +3,8 @@ import type { Readable } from 'node:stream';
 import type { Principal } from '../auth/principal.js';
 import { DEFAULTS } from '../config.js';
 import { batchPathsOf, DIALECTS, mediaTypeOf, type Dialect } from '../dialects/index.js';
-import { batchPrincipal } from '../engine/fetch-dispatcher.js';
+import type { ApiRequest, ApiResponse } from '../api/types.js';
+import { batchPrincipal, fetchDispatcher } from '../engine/fetch-dispatcher.js';
 import type { Dispatcher, TransactionRunner } from '../engine/types.js';
 import { ApiError } from '../errors.js';
 import type { BatchEnvironment } from '../http/batch-handler.js';
@@ -141,31 +142,82 @@ export async function readStreamText(stream: Readable, declaredLength: string | 
   return Buffer.concat(chunks, size).toString('utf8');
 }
 
-/** Headers a response to one operation carries that mean nothing inside a batch: hop-by-hop (RFC 9110 §7.6.1) and Node's own `Date`. */
-const NOT_FORWARDED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date']);
+/** Headers a response to one operation carries that mean nothing inside a batch: hop-by-hop (RFC 9110 §7.6.1), framing, and Node's own `Date`. */
+const NOT_FORWARDED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-encoding', 'date']);
 
-/** Status codes whose Web Response may not have a body. */
-const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+/** What an in-process injection takes (light-my-request's options; Fastify's `inject` takes the same). */
+export interface Injection {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  payload?: string;
+  /** Skips light-my-request's schema check of options that are built here. */
+  validate: false;
+}
+
+/** What an in-process injection answers. */
+export interface Injected {
+  statusCode: number;
+  headers: Record<string, string | string[] | number | undefined>;
+  payload: string;
+}
 
 /**
- * An in-process response (light-my-request's, or Fastify's inject) as the
- * Web Response the engine's fetch dispatcher reads.
+ * The dispatcher of an adapter: each operation, already validated and with
+ * its headers filtered by the engine, becomes a fake request injected into
+ * the user's app (no socket), and the fake response becomes the operation's
+ * result, read the way the engine's fetch dispatcher reads a Response (JSON
+ * bodies parsed, anything else kept as text). No Web Request or Response is
+ * built on the way, which halves the cost of an operation.
  */
-export function injectedResponse(status: number, headers: Record<string, string | string[] | number | undefined>, body: string): Response {
-  const out = new Headers();
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || NOT_FORWARDED.has(name)) continue;
-    if (Array.isArray(value)) for (const v of value) out.append(name, v);
-    else out.set(name, String(value));
-  }
-  return new Response(NULL_BODY.has(status) || body === '' ? null : body, { status, headers: out });
+export function injectDispatcher(inject: (injection: Injection) => Promise<Injected>): Dispatcher {
+  return (req) => asBatchPrincipal(req.principal, () => injectOne(inject, req));
 }
 
-/** The parts of a fetch `Request` an in-process injection needs: method, path with query, headers, body. */
-export async function injectionOf(req: Request): Promise<{ method: string; url: string; headers: Record<string, string>; payload?: string }> {
-  const url = new URL(req.url);
+async function injectOne(inject: (injection: Injection) => Promise<Injected>, req: ApiRequest): Promise<ApiResponse> {
   const headers: Record<string, string> = {};
-  req.headers.forEach((value, name) => (headers[name] = value));
-  const payload = req.body ? await req.text() : undefined;
-  return { method: req.method, url: url.pathname + url.search, headers, payload };
+  for (const [name, value] of req.headers) headers[name] = value;
+  let payload: string | undefined;
+  if (req.body.kind === 'json') {
+    payload = JSON.stringify(req.body.value);
+    headers['content-type'] = 'application/json';
+  } else if (req.body.kind === 'text') {
+    payload = req.body.text;
+    if (req.body.contentType !== undefined) headers['content-type'] = req.body.contentType;
+  }
+  const query = req.query.toString();
+  const res = await inject({ method: req.method, url: query ? `${req.path}?${query}` : req.path, headers, payload, validate: false });
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(res.headers)) {
+    if (value === undefined || NOT_FORWARDED.has(name)) continue;
+    out[name] = Array.isArray(value) ? value.join(', ') : String(value);
+  }
+  const text = res.payload;
+  if (text === '' || res.statusCode === 204 || res.statusCode === 304) return { status: res.statusCode, headers: out };
+  if (/^application\/([\w.+-]+\+)?json\b/i.test(out['content-type'] ?? '')) {
+    try {
+      return { status: res.statusCode, headers: out, body: JSON.parse(text) };
+    } catch {
+      // Not JSON after all: hand it on as text.
+    }
+  }
+  return { status: res.statusCode, headers: out, text };
 }
+
+/**
+ * Runs `fn` with `principal` as the batch principal that `batchPrincipal()`
+ * reads. The engine sets that async context only around a fetch handler, so
+ * this enters it through `fetchDispatcher` with an empty request and runs
+ * `fn` as the handler; the Request and Response it builds carry nothing.
+ * An engine export that runs a function as the batch principal would replace
+ * this (and save the empty Request).
+ */
+function asBatchPrincipal<T>(principal: Principal, fn: () => Promise<T>): Promise<T> {
+  let result: T;
+  return fetchDispatcher(async () => {
+    result = await fn();
+    return new Response(null, { status: 204 });
+  })({ method: 'GET', path: '/', query: new URLSearchParams(), headers: EMPTY_HEADERS, body: { kind: 'none' }, principal }).then(() => result);
+}
+
+const EMPTY_HEADERS: ReadonlyMap<string, string> = new Map();

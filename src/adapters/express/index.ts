@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import inject from 'light-my-request';
+import inject, { type InjectOptions } from 'light-my-request';
 import { DIALECTS } from '../../dialects/index.js';
-import { fetchDispatcher } from '../../engine/fetch-dispatcher.js';
+import { endpointPattern } from '../../engine/paths.js';
 import { handleBatchRequest, type BatchEnvironment } from '../../http/batch-handler.js';
 import { tooLarge } from '../../http/body.js';
 import {
@@ -9,13 +9,13 @@ import {
   batchRoutes,
   dialectFor,
   headPaths,
-  injectedResponse,
-  injectionOf,
+  injectDispatcher,
   nestedBatchResponse,
   readStreamText,
   requestOrigin,
   webHeaders,
   type BatchRoute,
+  type Injection,
   type OmnibusCommonOptions,
 } from '../shared.js';
 
@@ -68,11 +68,16 @@ export interface OmnibusExpressOptions extends OmnibusCommonOptions {
 export function omnibus(options: OmnibusExpressOptions): (req: IncomingMessage, res: ServerResponse, next: Next) => void {
   const dialects = options.dialects ?? DIALECTS;
   const routes = new Map<string, BatchRoute>(batchRoutes(dialects).map((r) => [r.path, r]));
+  // Endpoints that are patterns (`/services/data/:version{...}/composite`), tried after the exact paths.
+  const patterned = [...routes.values()].flatMap((route) => {
+    const pattern = endpointPattern(route.path);
+    return pattern ? [{ pattern, route }] : [];
+  });
   // One environment per app dispatched into (the middleware may be mounted on several).
   const environments = new WeakMap<ExpressApp, BatchEnvironment>();
   const environmentOf = (app: ExpressApp) => {
     let env = environments.get(app);
-    if (!env) environments.set(app, (env = batchEnvironment(options, fetchDispatcher(expressFetch(app)))));
+    if (!env) environments.set(app, (env = batchEnvironment(options, injectDispatcher(expressInjector(app)))));
     return env;
   };
 
@@ -88,7 +93,7 @@ export function omnibus(options: OmnibusExpressOptions): (req: IncomingMessage, 
       return;
     }
     if (req.method !== 'POST') return next();
-    const route = routes.get(path);
+    const route = routes.get(path) ?? patterned.find((p) => p.pattern.test(path))?.route;
     const dialect = route && dialectFor(route, req.headers['content-type']);
     if (!dialect) return next();
     const app = options.app ?? req.app;
@@ -137,9 +142,8 @@ async function readBody(req: ExpressRequest, limit: number): Promise<string> {
 }
 
 /**
- * The app as a fetch handler: the engine's fetch dispatcher builds each
- * operation's `Request`, and this runs it through the Express app with
- * light-my-request's fake request and response.
+ * Injects an operation into the Express app with light-my-request's fake
+ * request and response.
  *
  * The app is wrapped, never passed to light-my-request directly: given an
  * Express app, light-my-request re-parents Express's shared request and
@@ -149,16 +153,13 @@ async function readBody(req: ExpressRequest, limit: number): Promise<string> {
  * methods as own properties, which survive Express swapping their prototypes
  * for its own.
  */
-function expressFetch(app: ExpressApp) {
+function expressInjector(app: ExpressApp) {
   const dispatch = (req: IncomingMessage, res: ServerResponse) => {
     pinPrototype(req);
     pinPrototype(res);
     app(req, res);
   };
-  return async (request: Request): Promise<Response> => {
-    const res = await inject(dispatch, await injectionOf(request));
-    return injectedResponse(res.statusCode, res.headers, res.payload);
-  };
+  return (injection: Injection) => inject(dispatch, injection as InjectOptions);
 }
 
 const pinned = new WeakMap<object, PropertyDescriptorMap>();

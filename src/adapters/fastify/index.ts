@@ -1,14 +1,12 @@
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, InjectOptions } from 'fastify';
 import { DIALECTS, mediaTypeOf, type Dialect } from '../../dialects/index.js';
-import { fetchDispatcher } from '../../engine/fetch-dispatcher.js';
 import { handleBatchRequest, type BatchEnvironment } from '../../http/batch-handler.js';
 import {
   batchEnvironment,
   batchRoutes,
   headPaths,
-  injectedResponse,
-  injectionOf,
+  injectDispatcher,
   nestedBatchResponse,
   readStreamText,
   requestOrigin,
@@ -49,7 +47,8 @@ const MEDIA_TYPE_CONSTRAINT = 'omnibusMediaType';
  * `POST /v1` keeps every other request.
  */
 export const omnibus: FastifyPluginAsync<OmnibusFastifyOptions> = async (fastify, options) => {
-  const env = batchEnvironment(options, fetchDispatcher(fastifyFetch(fastify)));
+  // Routing is global in Fastify: inject on the plugin's instance reaches every route of the app.
+  const env = batchEnvironment(options, injectDispatcher((injection) => fastify.inject(injection as InjectOptions)));
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
 
@@ -110,13 +109,16 @@ function isReadable(x: unknown): x is Readable {
  * given (`/v1/%24batch` would be unreachable), so such a segment becomes a
  * parameter that matches exactly its decoded value (`$batch`), which routing
  * compares after decoding. The literal spelling (`/v1/$batch`) is a route of
- * its own, as in the dialect.
+ * its own, as in the dialect. A parameter segment in Hono's syntax
+ * (`:version{v[0-9]+\\.[0-9]+}`) becomes Fastify's (`:version(^v[0-9]+\\.[0-9]+$)`).
  */
 export function fastifyPath(path: string): string {
   let n = 0;
   return path
     .split('/')
     .map((segment) => {
+      const brace = segment.startsWith(':') ? segment.indexOf('{') : -1;
+      if (brace > 0) return `${segment.slice(0, brace)}(^${segment.slice(brace + 1, segment.lastIndexOf('}'))}$)`;
       if (!segment.includes('%')) return segment;
       const decoded = decodeURIComponent(segment).replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
       return `:omnibus${n++}(^${decoded}$)`;
@@ -139,17 +141,4 @@ function ensureMediaTypeConstraint(fastify: FastifyInstance): void {
     // A request of another type goes to the unconstrained route of the same path, if the app has one.
     mustMatchWhenDerived: false,
   });
-}
-
-/**
- * The app as a fetch handler: the engine's fetch dispatcher builds each
- * operation's `Request`, and this runs it through the whole app with
- * `inject` (routing is global in Fastify, so the plugin's instance reaches
- * every route of the app).
- */
-function fastifyFetch(fastify: FastifyInstance) {
-  return async (request: Request): Promise<Response> => {
-    const res = await fastify.inject((await injectionOf(request)) as InjectOptions);
-    return injectedResponse(res.statusCode, res.headers, res.payload);
-  };
 }
