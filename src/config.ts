@@ -28,6 +28,8 @@ export interface Config {
   batchCommitMs: number;
   /** Independent operations of one batch that may run at the same time (dialects with a dependency graph). */
   batchConcurrency: number;
+  /** List GETs one Composite request may carry (Salesforce allows 5); 0: no limit beyond `maxOps`. */
+  compositeMaxQueries: number;
   /** Seconds an Idempotency-Key's response is kept and replayed. */
   idempotencyTtlS: number;
   /** Seconds a claimed Idempotency-Key holds for a request that is not one transaction (renewed while it runs). */
@@ -53,6 +55,7 @@ export const DEFAULTS: Config = {
   batchDeadlineMs: 30_000,
   batchCommitMs: 20,
   batchConcurrency: 8,
+  compositeMaxQueries: 0,
   idempotencyTtlS: 86_400,
   idempotencyLeaseS: 60,
   logLevel: 'info',
@@ -82,6 +85,7 @@ const envSchema = z.object({
   OMNIBUS_BATCH_DEADLINE_MS: positiveInt.optional(),
   OMNIBUS_BATCH_COMMIT_MS: nonNegativeInt.optional(),
   OMNIBUS_BATCH_CONCURRENCY: positiveInt.optional(),
+  OMNIBUS_COMPOSITE_MAX_QUERIES: nonNegativeInt.optional(),
   OMNIBUS_IDEMPOTENCY_TTL_S: positiveInt.optional(),
   OMNIBUS_IDEMPOTENCY_LEASE_S: positiveInt.optional(),
   OMNIBUS_RATE_LIMIT: z
@@ -140,6 +144,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     batchDeadlineMs: e.OMNIBUS_BATCH_DEADLINE_MS ?? DEFAULTS.batchDeadlineMs,
     batchCommitMs: e.OMNIBUS_BATCH_COMMIT_MS ?? DEFAULTS.batchCommitMs,
     batchConcurrency: e.OMNIBUS_BATCH_CONCURRENCY ?? DEFAULTS.batchConcurrency,
+    compositeMaxQueries: e.OMNIBUS_COMPOSITE_MAX_QUERIES ?? DEFAULTS.compositeMaxQueries,
     idempotencyTtlS: e.OMNIBUS_IDEMPOTENCY_TTL_S ?? DEFAULTS.idempotencyTtlS,
     idempotencyLeaseS: e.OMNIBUS_IDEMPOTENCY_LEASE_S ?? DEFAULTS.idempotencyLeaseS,
     rateLimit: e.OMNIBUS_RATE_LIMIT,

@@ -12,6 +12,13 @@ export interface DecodeInput {
   baseUrl?: string;
 }
 
+/** What a batch may carry, from configuration. */
+export interface DecodeLimits {
+  maxOperations: number;
+  /** List GETs, where the dialect limits them (Composite's OMNIBUS_COMPOSITE_MAX_QUERIES); absent or 0: no limit beyond `maxOperations`. */
+  maxQueries?: number;
+}
+
 export interface EncodeContext {
   /** `http://host:port` of this server, for dialects that answer with absolute URLs. */
   baseUrl: string;
@@ -31,7 +38,10 @@ export interface PrecheckEnvironment {
 
 export interface DialectEndpoint {
   path: string;
-  /** When set, the endpoint only answers requests with one of these media types (others fall through). */
+  /**
+   * When set, the endpoint only answers requests with one of these media types (others fall through);
+   * `[]` answers none: the path is only reserved, so no operation may target it (see `batchPathsOf`).
+   */
   mediaTypes?: readonly string[];
 }
 
@@ -47,7 +57,7 @@ export interface Dialect {
   readonly perOperationToken?: boolean;
   maxOperations(config: Config): number;
   /** Request body to canonical batch; throws ApiError for malformed input. */
-  decode(input: DecodeInput, limits: { maxOperations: number }): Batch;
+  decode(input: DecodeInput, limits: DecodeLimits): Batch;
   precheck?(batch: Batch, env: PrecheckEnvironment): Promise<void>;
   encode(batch: Batch, outcome: BatchOutcome, ctx: EncodeContext): EncodedResponse;
   /** A refused batch in this dialect's error form. */

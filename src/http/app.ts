@@ -154,6 +154,7 @@ function serverBatchEnvironment(services: Services): BatchEnvironment {
     lockAhead: services.lockAhead,
     // SQLite has one writer: there a graph batch runs one unit at a time and shares the batch commit.
     batchConcurrency: store.kind === 'sqlite' ? 1 : config.batchConcurrency,
+    maxQueries: config.compositeMaxQueries,
     precheck: (principal) => ({
       countObjects: () => store.countRecords(principal.tenant),
       maxObjects: config.tenantMaxObjects[principal.tenant] ?? config.maxObjects,

@@ -24,6 +24,8 @@ export interface BatchEnvironment {
   lockAhead?: LockAhead;
   /** Units of a `graph` batch that may run at the same time (OMNIBUS_BATCH_CONCURRENCY); default 1. */
   batchConcurrency?: number;
+  /** List GETs one batch may carry, where its dialect limits them (OMNIBUS_COMPOSITE_MAX_QUERIES); absent or 0: no limit. */
+  maxQueries?: number;
   precheck?(principal: Principal): PrecheckEnvironment;
   /** Told of every error that made the batch or one of its operations answer 5xx (to log it, once). */
   onError?(err: unknown): void;
@@ -119,7 +121,7 @@ async function runBatch(
     const baseUrl = new URL(req.url).origin;
     const batch = dialect.decode(
       { text, contentType: req.headers.get('content-type') ?? undefined, headers: headerMap(req.headers), baseUrl },
-      { maxOperations },
+      { maxOperations, maxQueries: env.maxQueries },
     );
     const prepared = validateBatch(batch, { maxOperations, batchPaths: env.batchPaths });
     if (dialect.precheck && env.precheck) await dialect.precheck(batch, env.precheck(principal));
