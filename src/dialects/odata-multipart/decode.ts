@@ -29,7 +29,19 @@ interface RawRequest {
   contentId?: string;
   /** The change set it belongs to (its position among the batch's parts), if any. */
   changeset?: number;
-  where: string;
+  where: Place;
+}
+
+/** Where a request stands, for error messages; the text is made only when a message needs it. */
+class Place {
+  constructor(
+    readonly part: number,
+    readonly member?: number,
+  ) {}
+  toString(): string {
+    const part = `part ${this.part + 1} of the batch`;
+    return this.member === undefined ? part : `request ${this.member + 1} of the change set in ${part}`;
+  }
 }
 
 /** Transfer encodings that leave the part's text as it is. */
@@ -59,7 +71,7 @@ export function decodeMultipartBatch(input: DecodeInput, maxOperations: number):
   const raw: RawRequest[] = [];
   const shape: Array<{ kind: 'request' } | { kind: 'changeset'; size: number }> = [];
   splitMultipart(input.text, boundary, 'batch').forEach((part, p) => {
-    const where = `part ${p + 1} of the batch`;
+    const where = new Place(p);
     const type = partType(part, where);
     if (type === 'application/http') {
       raw.push(requestOf(part, where));
@@ -69,13 +81,13 @@ export function decodeMultipartBatch(input: DecodeInput, maxOperations: number):
     const members = splitMultipart(part.body, multipartBoundary(part.headers.get('content-type'), `change set in ${where}`), `change set in ${where}`);
     if (members.length === 0) throw invalidMultipart(`The change set in ${where} holds no request.`);
     members.forEach((member, m) => {
-      const memberWhere = `request ${m + 1} of the change set in ${where}`;
+      const memberWhere = new Place(p, m);
       if (partType(member, memberWhere) !== 'application/http') {
-        throw invalidMultipart(`${memberWhere} is a change set: change sets do not nest.`);
+        throw invalidMultipart(`${capitalise(memberWhere)} is a change set: change sets do not nest.`);
       }
       const request = { ...requestOf(member, memberWhere), changeset: p };
       if (request.message.method === 'GET' || request.message.method === 'HEAD') {
-        throw new ApiError(400, 'bad_request', `${memberWhere} is a ${request.message.method}: a change set holds only changes (POST, PUT, PATCH, DELETE); send reads as parts of their own.`);
+        throw new ApiError(400, 'bad_request', `${capitalise(memberWhere)} is a ${request.message.method}: a change set holds only changes (POST, PUT, PATCH, DELETE); send reads as parts of their own.`);
       }
       raw.push(request);
     });
@@ -103,21 +115,22 @@ export function decodeMultipartBatch(input: DecodeInput, maxOperations: number):
 }
 
 /** `application/http` or `multipart/mixed` (a change set); anything else is not a request. */
-function partType(part: MimePart, where: string): 'application/http' | 'multipart/mixed' {
+function partType(part: MimePart, where: Place): 'application/http' | 'multipart/mixed' {
   const contentType = part.headers.get('content-type');
-  if (contentType === undefined) throw invalidMultipart(`${where} has no Content-Type; a request part is application/http.`);
-  const type = parseMediaType(contentType)?.type;
+  if (contentType === undefined) throw invalidMultipart(`${capitalise(where)} has no Content-Type; a request part is application/http.`);
+  // The common spellings need no parsing.
+  const type = contentType === 'application/http' ? contentType : parseMediaType(contentType)?.type;
   if (type !== 'application/http' && type !== 'multipart/mixed') {
-    throw invalidMultipart(`${where} is ${quote(contentType)}, not a request (application/http) or a change set (multipart/mixed).`);
+    throw invalidMultipart(`${capitalise(where)} is ${quote(contentType)}, not a request (application/http) or a change set (multipart/mixed).`);
   }
   const encoding = part.headers.get('content-transfer-encoding')?.toLowerCase();
   if (encoding !== undefined && !IDENTITY_ENCODINGS.has(encoding)) {
-    throw invalidMultipart(`${where} has Content-Transfer-Encoding ${quote(encoding)}; only binary is taken.`);
+    throw invalidMultipart(`${capitalise(where)} has Content-Transfer-Encoding ${quote(encoding)}; only binary is taken.`);
   }
   return type;
 }
 
-function requestOf(part: MimePart, where: string): RawRequest {
+function requestOf(part: MimePart, where: Place): RawRequest {
   const message = parseHttpRequest(part.body, where);
   // Content-ID belongs in the part's headers; some clients put it among the request's own.
   let contentId = part.headers.get('content-id');
@@ -128,7 +141,7 @@ function requestOf(part: MimePart, where: string): RawRequest {
   if (contentId !== undefined) {
     contentId = contentId.trim();
     if (/^<.*>$/.test(contentId)) contentId = contentId.slice(1, -1).trim(); // RFC 2045 writes it as <id>
-    if (contentId === '') throw invalidMultipart(`${where} has an empty Content-ID.`);
+    if (contentId === '') throw invalidMultipart(`${capitalise(where)} has an empty Content-ID.`);
   }
   return { message, contentId, where };
 }
@@ -188,6 +201,15 @@ function requestBody(message: HttpRequestMessage): RequestBody {
   return { kind: 'text', text: message.body, contentType: name === undefined ? 'application/json' : message.headers[name] };
 }
 
+function capitalise(where: Place): string {
+  const s = String(where);
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
 function isBlank(text: string): boolean {
-  return /^[\s]*$/.test(text);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0a) return false;
+  }
+  return true;
 }

@@ -1,4 +1,4 @@
-import { invalidMultipart, parseHeaderBlock, quote } from './mime.js';
+import { invalidMultipart, parseHeaderBlock, quote, type Where } from './mime.js';
 
 /** One HTTP request as an `application/http` part carries it. */
 export interface HttpRequestMessage {
@@ -19,30 +19,27 @@ export interface HttpRequestMessage {
  * in a `$filter` is still understood. HTTP/1.0 is taken too; without a
  * version, or with another, the part is not a request.
  */
-export function parseHttpRequest(text: string, where: string): HttpRequestMessage {
+export function parseHttpRequest(text: string, where: Where): HttpRequestMessage {
   let pos = 0;
-  for (;;) {
-    const nl = text.indexOf('\n', pos);
-    const line = text.slice(pos, nl < 0 ? text.length : nl);
-    if (line.trim() !== '' || nl < 0) break;
-    pos = nl + 1;
-  }
+  while (pos < text.length && " \t\r\n".includes(text[pos]!)) pos++;
   const nl = text.indexOf('\n', pos);
-  const lineEnd = nl < 0 ? text.length : nl;
-  const requestLine = text.slice(pos, lineEnd).replace(/\r$/, '');
-  if (requestLine.trim() === '') throw invalidMultipart(`${capitalise(where)} holds no request: an application/http part starts with METHOD <url> HTTP/1.1.`);
+  let lineEnd = nl < 0 ? text.length : nl;
+  if (lineEnd > pos && text.charCodeAt(lineEnd - 1) === 0x0d) lineEnd--;
+  const requestLine = text.slice(pos, lineEnd);
+  if (requestLine === '') throw invalidMultipart(`${capitalise(where)} holds no request: an application/http part starts with METHOD <url> HTTP/1.1.`);
   const m = /^([A-Za-z]+)[ \t]+(\S(?:.*\S)?)[ \t]+HTTP\/1\.[01][ \t]*$/.exec(requestLine);
   if (!m) throw invalidMultipart(`In ${where}, ${quote(requestLine)} is not a request line (METHOD <url> HTTP/1.1).`);
   const { headers: lines, bodyStart } = parseHeaderBlock(text, nl < 0 ? text.length : nl + 1, where);
-  // No prototype: a header named __proto__ is a header like any other.
-  const headers: Record<string, string> = Object.create(null);
+  const headers: Record<string, string> = {};
   const spelling = new Map<string, string>();
   for (const [name, value] of lines) {
     const lower = name.toLowerCase();
     const first = spelling.get(lower);
     if (first === undefined) {
       spelling.set(lower, name);
-      headers[name] = value;
+      // A header named __proto__ is a header like any other, not the object's prototype.
+      if (name === '__proto__') Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true });
+      else headers[name] = value;
     } else {
       headers[first] = `${headers[first]}, ${value}`;
     }
@@ -50,6 +47,7 @@ export function parseHttpRequest(text: string, where: string): HttpRequestMessag
   return { method: m[1]!.toUpperCase(), target: m[2]!, headers, body: text.slice(bodyStart) };
 }
 
-function capitalise(s: string): string {
+function capitalise(where: Where): string {
+  const s = String(where);
   return s.charAt(0).toUpperCase() + s.slice(1);
 }

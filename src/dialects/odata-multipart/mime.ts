@@ -144,9 +144,12 @@ export function splitMultipart(text: string, boundary: string, what: string): Mi
 }
 
 function parsePart(content: string, what: string, index: number): MimePart {
-  const { headers, bodyStart } = parseHeaderBlock(content, 0, `part ${index + 1} of the ${what}`);
+  const { headers, bodyStart } = parseHeaderBlock(content, 0, { toString: () => `part ${index + 1} of the ${what}` });
   return { headers: lowerCaseHeaders(headers), body: content.slice(bodyStart) };
 }
+
+/** Where something stands, for error messages: a string, or an object that builds one only when a message needs it. */
+export type Where = string | { toString(): string };
 
 export interface HeaderBlock {
   /** Names as written, in order; folded lines unfolded. */
@@ -162,15 +165,15 @@ export interface HeaderBlock {
  * error. Without a blank line, everything is headers (Dynamics ends a GET
  * part's request that way).
  */
-export function parseHeaderBlock(text: string, start: number, where: string): HeaderBlock {
+export function parseHeaderBlock(text: string, start: number, where: Where): HeaderBlock {
   const headers: Array<[string, string]> = [];
   let pos = start;
   while (pos < text.length) {
     const nl = text.indexOf('\n', pos);
-    const next = nl < 0 ? text.length : nl + 1;
-    let line = text.slice(pos, nl < 0 ? text.length : nl);
-    if (line.endsWith('\r')) line = line.slice(0, -1);
-    pos = next;
+    let end = nl < 0 ? text.length : nl;
+    if (end > pos && text.charCodeAt(end - 1) === 0x0d) end--;
+    const line = text.slice(pos, end);
+    pos = nl < 0 ? text.length : nl + 1;
     if (line === '') return { headers, bodyStart: pos };
     if (line[0] === ' ' || line[0] === '\t') {
       const last = headers[headers.length - 1];
