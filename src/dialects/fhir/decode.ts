@@ -175,7 +175,7 @@ function resolveTransaction(entries: ParsedEntry[], fullUrls: ReadonlyMap<string
     else if (e.method === 'PUT') targets.set(e.fullUrl, { kind: 'known', value: `${e.target.type}/${e.target.id}` });
   }
   const declared = new Set(fullUrls.keys());
-  return entries.map((e) => {
+  return entries.map((e) => attributed(e.entry, () => {
     const out: Rewritten = { path: e.target.path, resource: e.resource, body: [], refersTo: new Set() };
     if (e.resource !== undefined) {
       const r = rewriteResource(e.resource, e.entry, targets, declared);
@@ -189,15 +189,17 @@ function resolveTransaction(entries: ParsedEntry[], fullUrls: ReadonlyMap<string
       for (const d of q.refersTo) out.refersTo.add(d);
     }
     return out;
-  });
+  }));
 }
 
 /** A batch resolves nothing, and refuses a `reference` to another entry's fullUrl (it would dangle). */
 function checkBatch(entries: ParsedEntry[], fullUrls: ReadonlyMap<string, number>): Rewritten[] {
-  return entries.map((e) => {
-    if (e.resource !== undefined && fullUrls.size > 0) checkBatchResource(e.resource, e.entry, fullUrls);
-    return { path: e.target.path, resource: e.resource, body: [], refersTo: new Set() };
-  });
+  return entries.map((e) =>
+    attributed(e.entry, () => {
+      if (e.resource !== undefined && fullUrls.size > 0) checkBatchResource(e.resource, e.entry, fullUrls);
+      return { path: e.target.path, resource: e.resource, body: [], refersTo: new Set<number>() };
+    }),
+  );
 }
 
 function parseEntry(raw: unknown, i: number, baseUrl: string | undefined): ParsedEntry {

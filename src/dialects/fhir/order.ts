@@ -51,6 +51,9 @@ function orderPosts(posts: number[], refs: ReadonlyMap<number, ReadonlySet<numbe
 }
 
 function cycle(entries: number[]): ApiError {
+  if (entries.length === 1) {
+    return new ApiError(400, 'invalid_dependency', `Bundle.entry[${entries[0]}] is a POST that refers to its own fullUrl; its id is assigned only when it is created.`);
+  }
   const names = entries.map((e) => `Bundle.entry[${e}]`).join(', ');
   return new ApiError(
     400,
