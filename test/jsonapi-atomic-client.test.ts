@@ -223,7 +223,7 @@ describeEachBackend('jsonapi-atomic with Orbit.js', () => {
     const { response, document } = await client.send([{ op: 'removeRecord', record: { type: 'tag', id: schema.generateId('tag') } }]).answer;
     expect(response.status).toBe(404);
     expect(document).toBeUndefined();
-    expect((await response.json()).errors[0]).toMatchObject({ code: 'not_found', source: { pointer: '/atomic:operations/0' } });
+    expect(((await response.json()) as { errors: unknown[] }).errors[0]).toMatchObject({ code: 'not_found', source: { pointer: '/atomic:operations/0' } });
   });
 
   describe('an unknown token', () => {

@@ -1,4 +1,5 @@
 import { batchPathKey } from '../engine/paths.js';
+import { compositeDialect } from './composite/index.js';
 import { fhirDialect } from './fhir/index.js';
 import { jsonapiAtomicDialect } from './jsonapi-atomic/index.js';
 import { odataJsonDialect } from './odata-json/index.js';
@@ -10,7 +11,7 @@ import type { Dialect } from './types.js';
 import { xmlDialect } from './xml/index.js';
 
 export type { Dialect } from './types.js';
-export { fhirDialect };
+export { compositeDialect, fhirDialect };
 export { jsonapiAtomicDialect, odataJsonDialect, odataMultipartDialect, opsDialect, partsDialect, requestsDialect, xmlDialect };
 
 /**
@@ -18,7 +19,7 @@ export { jsonapiAtomicDialect, odataJsonDialect, odataMultipartDialect, opsDiale
  * The OData multipart batch stands before the JSON one: both answer `POST /v1/$batch`, and only
  * `multipart/mixed` goes to it (the JSON batch takes, and refuses, every other type).
  */
-export const DIALECTS: readonly Dialect[] = [opsDialect, requestsDialect, partsDialect, xmlDialect, odataMultipartDialect, odataJsonDialect, jsonapiAtomicDialect, fhirDialect];
+export const DIALECTS: readonly Dialect[] = [opsDialect, requestsDialect, partsDialect, xmlDialect, odataMultipartDialect, odataJsonDialect, jsonapiAtomicDialect, fhirDialect, compositeDialect];
 
 /** The paths operations may never target: every endpoint of every dialect. */
 export function batchPathsOf(dialects: readonly Dialect[]): Set<string> {

@@ -299,4 +299,30 @@ export const DIALECT_SCENARIOS: Record<string, { batch: BatchCall; check(answer:
       expect(byId['3']!.body).toEqual({ subject: 'alice', tenant: 't1' });
     },
   },
+  composite: {
+    batch: {
+      path: '/services/data/v59.0/composite',
+      contentType: 'application/json',
+      body: JSON.stringify({
+        allOrNone: true,
+        compositeRequest: [
+          { method: 'POST', url: '/services/data/v59.0/sobjects/books', referenceId: 'book', body: { title: 'Ubik' } },
+          { method: 'PATCH', url: '/v1/books/@{book.id}', referenceId: 'upd', body: { pages: 1, about: 'of @{book.title}' } },
+          { method: 'GET', url: '/whoami', referenceId: 'me' },
+        ],
+      }),
+    },
+    async check(answer, api) {
+      expect(answer.status).toEqual(200);
+      const json = JSON.parse(answer.text) as { compositeResponse: Array<{ referenceId: string; httpStatusCode: number; body: any }> };
+      expect(json.compositeResponse.map((r) => [r.referenceId, r.httpStatusCode])).toEqual([
+        ['book', 201],
+        ['upd', 200],
+        ['me', 200],
+      ]);
+      expect(json.compositeResponse[1]!.body).toMatchObject({ title: 'Ubik', pages: 1, about: 'of Ubik' });
+      expect(json.compositeResponse[2]!.body).toEqual({ subject: 'alice', tenant: 't1' });
+      expect(await api.stored('t1', 'books')).toMatchObject([{ title: 'Ubik', pages: 1, about: 'of Ubik' }]);
+    },
+  },
 };
