@@ -85,7 +85,8 @@ export function bodyTemplates(body: unknown, where: string): { at: (string | num
       const template = parseTemplate(value, where);
       if (!template) continue;
       const at: (string | number)[] = [];
-      for (let k = key; k; k = k.parent) at.unshift(k.name);
+      for (let k = key; k; k = k.parent) at.push(k.name);
+      at.reverse();
       if (at.includes('__proto__')) throw new ApiError(400, 'bad_request', `${where}: a reference may not stand in a member named __proto__.`);
       found.push({ at, template });
     } else if (Array.isArray(value)) {
