@@ -59,7 +59,7 @@ async function userApp(options: Partial<OmnibusFastifyOptions> = {}) {
   });
   await app.register(omnibus, { authenticate, transactions: database.tx, ...options });
 
-  const collection = { type: 'string', pattern: '^[a-z]+$' };
+  const collection = { type: 'string', pattern: '^[A-Za-z]+$' };
   const id = { type: 'string', maxLength: 20 };
   await app.register(
     async (v1) => {
@@ -233,5 +233,7 @@ describe('omnibus/fastify on a real Fastify 5 app', () => {
   it('turns a percent-encoded reserved segment into a parameter that matches exactly its decoded value', () => {
     expect(fastifyPath('/v1/%24batch')).toBe('/v1/:omnibus0(^\\$batch$)');
     expect(fastifyPath('/batch/parts')).toBe('/batch/parts');
+    expect(fastifyPath('/services/data/:version{v[0-9]+\\.[0-9]+}/composite')).toBe('/services/data/:version(^v[0-9]+\\.[0-9]+$)/composite');
+    expect(fastifyPath('/services/data/:version{v[0-9]+\\.[0-9]+}/composite/*')).toBe('/services/data/:version(^v[0-9]+\\.[0-9]+$)/composite/*');
   });
 });

@@ -5,6 +5,7 @@ import { DEFAULTS } from '../config.js';
 import { batchPathsOf, DIALECTS, mediaTypeOf, type Dialect } from '../dialects/index.js';
 import type { ApiRequest, ApiResponse } from '../api/types.js';
 import { batchPrincipal, fetchDispatcher } from '../engine/fetch-dispatcher.js';
+import { endpointPattern } from '../engine/paths.js';
 import type { Dispatcher, TransactionRunner } from '../engine/types.js';
 import { ApiError } from '../errors.js';
 import type { BatchEnvironment } from '../http/batch-handler.js';
@@ -31,6 +32,8 @@ export interface OmnibusCommonOptions {
   batchDeadlineMs?: number;
   /** Independent units of a dependency-graph batch (odata-json) that may run at once (default 8). */
   batchConcurrency?: number;
+  /** List GETs one Composite batch may carry (Salesforce allows 5); default 0, no limit beyond `maxOps`. */
+  compositeMaxQueries?: number;
   /** Told of every error that made a batch or one of its operations answer 5xx (to log it). */
   onError?(err: unknown): void;
 }
@@ -51,27 +54,52 @@ export function batchEnvironment(options: OmnibusCommonOptions, dispatch: Dispat
     dispatch,
     transactions: options.transactions,
     batchConcurrency: options.batchConcurrency ?? DEFAULTS.batchConcurrency,
+    maxQueries: options.compositeMaxQueries ?? DEFAULTS.compositeMaxQueries,
     onError: options.onError,
   };
 }
 
-/** One batch path and the dialects that answer it, told apart by media type (as Hono's fall-through does). */
+/** One batch path (or path pattern) and the dialects that answer it, told apart by media type (as Hono's fall-through does). */
 export interface BatchRoute {
   path: string;
+  /** For a pattern path (`:name`, `:name{regex}` segments, a trailing `/*`): what it matches, over decoded segments, case-sensitively as routers do. */
+  pattern?: RegExp;
   dialects: Array<{ dialect: Dialect; mediaTypes?: readonly string[] }>;
 }
 
-/** The dialects' endpoints grouped by path, in registration order. */
+/** The dialects' endpoints grouped by path, in registration order; endpoints that answer no media type (`[]`, a reserved path) are left out. */
 export function batchRoutes(dialects: readonly Dialect[]): BatchRoute[] {
   const byPath = new Map<string, BatchRoute>();
   for (const dialect of dialects) {
     for (const endpoint of dialect.endpoints) {
+      if (endpoint.mediaTypes?.length === 0) continue;
       let route = byPath.get(endpoint.path);
-      if (!route) byPath.set(endpoint.path, (route = { path: endpoint.path, dialects: [] }));
+      if (!route) {
+        const pattern = endpointPattern(endpoint.path);
+        byPath.set(endpoint.path, (route = { path: endpoint.path, pattern: pattern && new RegExp(pattern.source), dialects: [] }));
+      }
       route.dialects.push({ dialect, mediaTypes: endpoint.mediaTypes });
     }
   }
   return [...byPath.values()];
+}
+
+/** The route for a request path as sent (percent-encoded): plain paths compare exactly, patterns match the decoded segments. */
+export function routeFor(routes: readonly BatchRoute[], rawPath: string): BatchRoute | undefined {
+  let decoded: string | undefined;
+  for (const route of routes) {
+    if (!route.pattern) {
+      if (route.path === rawPath) return route;
+      continue;
+    }
+    try {
+      decoded ??= rawPath.split('/').map(decodeURIComponent).join('/');
+    } catch {
+      return undefined;
+    }
+    if (route.pattern.test(decoded)) return route;
+  }
+  return undefined;
 }
 
 /**

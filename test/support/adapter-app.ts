@@ -278,6 +278,53 @@ export const DIALECT_SCENARIOS: Record<string, { batch: BatchCall; check(answer:
       expect((await api.stored('t1', 'books')).map((b) => [b['title'], b['pages']])).toEqual([['Solaris', 2]]);
     },
   },
+  'jsonapi-atomic': {
+    batch: {
+      path: '/operations',
+      contentType: 'application/vnd.api+json;ext="https://jsonapi.org/ext/atomic"',
+      body: JSON.stringify({
+        'atomic:operations': [
+          { op: 'add', data: { type: 'people', lid: 'p1', attributes: { name: 'dgeb' } } },
+          { op: 'update', ref: { type: 'people', lid: 'p1' }, data: { type: 'people', lid: 'p1', attributes: { name: 'y' } } },
+        ],
+      }),
+    },
+    async check(answer, api) {
+      expect(answer.status).toBe(200);
+      const results = (JSON.parse(answer.text) as { 'atomic:results': Array<{ data?: { type: string; id: string; attributes: unknown } }> })['atomic:results'];
+      expect(results).toHaveLength(2);
+      expect(results[0]!.data).toMatchObject({ type: 'people', attributes: { name: 'dgeb' } });
+      const stored = await api.stored('t1', 'people');
+      expect(stored).toEqual([{ name: 'y', id: results[0]!.data!.id }]);
+    },
+  },
+  fhir: {
+    batch: {
+      path: '/fhir',
+      contentType: 'application/fhir+json',
+      body: JSON.stringify({
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [
+          { fullUrl: 'urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a', resource: { resourceType: 'Patient', name: 'Ann' }, request: { method: 'POST', url: 'Patient' } },
+          {
+            resource: { resourceType: 'Observation', subject: { reference: 'urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a' } },
+            request: { method: 'PUT', url: 'Observation/o1' },
+          },
+        ],
+      }),
+    },
+    async check(answer, api) {
+      expect(answer.status).toBe(200);
+      const bundle = JSON.parse(answer.text) as { type: string; entry: Array<{ response: { status: string; location?: string } }> };
+      expect(bundle.type).toBe('transaction-response');
+      expect(bundle.entry.map((e) => e.response.status)).toEqual(['201 Created', '201 Created']);
+      const [patient] = await api.stored('t1', 'Patient');
+      expect(bundle.entry[0]!.response.location).toBe(`Patient/${String(patient!['id'])}`);
+      // The reference to the entry's fullUrl became the created record's Type/id.
+      expect(await api.stored('t1', 'Observation')).toEqual([{ resourceType: 'Observation', subject: { reference: `Patient/${String(patient!['id'])}` }, id: 'o1' }]);
+    },
+  },
   'odata-json': {
     batch: {
       path: '/v1/$batch',

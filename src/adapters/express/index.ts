@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import inject, { type InjectOptions } from 'light-my-request';
 import { DIALECTS } from '../../dialects/index.js';
-import { endpointPattern } from '../../engine/paths.js';
 import { handleBatchRequest, type BatchEnvironment } from '../../http/batch-handler.js';
 import { tooLarge } from '../../http/body.js';
 import {
@@ -13,8 +12,8 @@ import {
   nestedBatchResponse,
   readStreamText,
   requestOrigin,
+  routeFor,
   webHeaders,
-  type BatchRoute,
   type Injection,
   type OmnibusCommonOptions,
 } from '../shared.js';
@@ -67,12 +66,7 @@ export interface OmnibusExpressOptions extends OmnibusCommonOptions {
  */
 export function omnibus(options: OmnibusExpressOptions): (req: IncomingMessage, res: ServerResponse, next: Next) => void {
   const dialects = options.dialects ?? DIALECTS;
-  const routes = new Map<string, BatchRoute>(batchRoutes(dialects).map((r) => [r.path, r]));
-  // Endpoints that are patterns (`/services/data/:version{...}/composite`), tried after the exact paths.
-  const patterned = [...routes.values()].flatMap((route) => {
-    const pattern = endpointPattern(route.path);
-    return pattern ? [{ pattern, route }] : [];
-  });
+  const routes = batchRoutes(dialects);
   // One environment per app dispatched into (the middleware may be mounted on several).
   const environments = new WeakMap<ExpressApp, BatchEnvironment>();
   const environmentOf = (app: ExpressApp) => {
@@ -93,7 +87,7 @@ export function omnibus(options: OmnibusExpressOptions): (req: IncomingMessage, 
       return;
     }
     if (req.method !== 'POST') return next();
-    const route = routes.get(path) ?? patterned.find((p) => p.pattern.test(path))?.route;
+    const route = routeFor(routes, path);
     const dialect = route && dialectFor(route, req.headers['content-type']);
     if (!dialect) return next();
     const app = options.app ?? req.app;
@@ -103,7 +97,9 @@ export function omnibus(options: OmnibusExpressOptions): (req: IncomingMessage, 
     const query = new URLSearchParams(rq < 0 ? '' : raw.slice(rq + 1));
     const answer =
       nestedBatchResponse(dialect) ??
-      handleBatchRequest(dialect, batchRequest(req, raw), query, environmentOf(app), (limit) => readBody(req, limit));
+      handleBatchRequest(dialect, batchRequest(req, raw), query, environmentOf(app), (limit) => readBody(req, limit), {
+        address: req.socket?.remoteAddress,
+      });
     Promise.resolve(answer)
       .then(async (response) => {
         const body = await response.text();

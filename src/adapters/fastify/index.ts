@@ -53,8 +53,13 @@ export const omnibus: FastifyPluginAsync<OmnibusFastifyOptions> = async (fastify
   fastify.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
 
   const dialects = options.dialects ?? DIALECTS;
-  for (const path of headPaths(dialects)) fastify.head(fastifyPath(path), async (_request, reply) => reply.code(200).send());
-  for (const route of batchRoutes(dialects)) {
+  const routes = batchRoutes(dialects);
+  const served = new Set(routes.map((r) => r.path));
+  const trailing = (path: string) => fastify.initialConfig.ignoreTrailingSlash && path.endsWith('/') && served.has(path.slice(0, -1));
+  for (const path of headPaths(dialects)) if (!trailing(path)) fastify.head(fastifyPath(path), async (_request, reply) => reply.code(200).send());
+  for (const route of routes) {
+    // With ignoreTrailingSlash, `/fhir/` is the route `/fhir` already is.
+    if (trailing(route.path)) continue;
     const url = fastifyPath(route.path);
     for (const { dialect, mediaTypes } of route.dialects) {
       const handler = batchHandler(dialect, env);
@@ -75,7 +80,7 @@ function batchHandler(dialect: Dialect, env: BatchEnvironment) {
     const query = new URLSearchParams(q < 0 ? '' : raw.slice(q + 1));
     const response =
       nestedBatchResponse(dialect) ??
-      (await handleBatchRequest(dialect, batchRequest(request, raw), query, env, (limit) => readBody(request, limit)));
+      (await handleBatchRequest(dialect, batchRequest(request, raw), query, env, (limit) => readBody(request, limit), { address: request.ip }));
     const headers: Record<string, string> = {};
     response.headers.forEach((value, name) => (headers[name] = value));
     return reply.code(response.status).headers(headers).send(await response.text());
@@ -104,21 +109,25 @@ function isReadable(x: unknown): x is Readable {
 }
 
 /**
- * A dialect path as a Fastify route. Fastify's router never decodes a
+ * A dialect path as a Fastify route. Parameter segments are Hono's syntax in
+ * a dialect (`:name`, `:name{regex}`, a trailing `/*`), Fastify's here
+ * (`:name`, `:name(^regex$)`, `*`). And Fastify's router never decodes a
  * percent-encoded reserved character in a static path, nor matches one it was
  * given (`/v1/%24batch` would be unreachable), so such a segment becomes a
  * parameter that matches exactly its decoded value (`$batch`), which routing
- * compares after decoding. The literal spelling (`/v1/$batch`) is a route of
- * its own, as in the dialect. A parameter segment in Hono's syntax
- * (`:version{v[0-9]+\\.[0-9]+}`) becomes Fastify's (`:version(^v[0-9]+\\.[0-9]+$)`).
+ * compares after decoding; the literal spelling (`/v1/$batch`) is a route of
+ * its own, as in the dialect.
  */
 export function fastifyPath(path: string): string {
   let n = 0;
-  return path
-    .split('/')
-    .map((segment) => {
-      const brace = segment.startsWith(':') ? segment.indexOf('{') : -1;
-      if (brace > 0) return `${segment.slice(0, brace)}(^${segment.slice(brace + 1, segment.lastIndexOf('}'))}$)`;
+  const segments = path.split('/');
+  return segments
+    .map((segment, i) => {
+      if (segment === '*' && i === segments.length - 1) return '*';
+      if (segment.startsWith(':')) {
+        const brace = segment.indexOf('{');
+        return brace < 0 ? segment : `${segment.slice(0, brace)}(^${segment.slice(brace + 1, segment.lastIndexOf('}'))}$)`;
+      }
       if (!segment.includes('%')) return segment;
       const decoded = decodeURIComponent(segment).replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
       return `:omnibus${n++}(^${decoded}$)`;
