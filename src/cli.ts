@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { Authenticator, createToken } from './auth/authenticator.js';
 import { parseScopes, TENANT_PATTERN } from './auth/tokens.js';
+import { registerDataCommands } from './cli/commands.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, logFormatFrom } from './log.js';
 import { startServer } from './server.js';
@@ -242,6 +243,8 @@ function tokenTable(tokens: TokenInfo[]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
 }
+
+registerDataCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) {
