@@ -37,6 +37,8 @@ interface Parameter {
  * `$filter`, only inside a quoted string. Anywhere else: 400 `invalid_path`.
  */
 export function compositeUrl(url: string, where: string): CompositeUrl {
+  // The common case, an Omnibus path without references, needs no walk.
+  if (!url.includes('@{') && !/^\/services\/data(?:[/?]|$)/i.test(url)) return { path: url, list: isList(url) };
   const template = parseTemplate(url, `${where}: url`) ?? [url];
   let { segments, query } = split(template);
   const hasReference = template.some((p) => typeof p !== 'string');
@@ -78,6 +80,15 @@ export function compositeUrl(url: string, where: string): CompositeUrl {
   const list = (segments.length === 3 && same(text(segments[1]!), 'v1')) || (query ?? []).some((p) => LIST_QUERY.has(decoded(p.name) ?? ''));
   const path = parts.map((p) => (typeof p === 'string' ? p : p.written)).join('');
   return hasReference ? { path, parts, list } : { path, list };
+}
+
+/** Whether a GET of this plain url reads a list (see `CompositeUrl.list`). */
+function isList(url: string): boolean {
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  const segments = path.split('/');
+  if (segments.length === 3 && segments[0] === '' && segments[1]!.toLowerCase() === 'v1') return true;
+  return q >= 0 && url.slice(q + 1).split('&').some((p) => LIST_QUERY.has(decodedText(p.split('=')[0]!)));
 }
 
 /** The path's segments (the first one before the leading `/`) and query parameters, with references kept whole. */
