@@ -486,6 +486,23 @@ describeEachBackend('fhir Bundle', () => {
     });
   });
 
+  describe('around the engine', () => {
+    it('an Idempotency-Key replays a transaction’s answer byte for byte, and runs it once', async () => {
+      const t = fresh();
+      const key = `fhir-${t}`;
+      const first = await transaction([post(t, { n: 1 })], { headers: { 'idempotency-key': key } });
+      const again = await transaction([post(t, { n: 1 })], { headers: { 'idempotency-key': key } });
+      answered(first, 'transaction-response');
+      expect(again.status).toBe(200);
+      expect(again.text).toBe(first.text);
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+      expect(await items(t)).toHaveLength(1);
+      const reused = await transaction([post(t, { n: 2 })], { headers: { 'idempotency-key': key } });
+      await outcome(reused, 422, 'idempotency_key_reused', 'invalid');
+      expect(await items(t)).toHaveLength(1);
+    });
+  });
+
   describe('security', () => {
     it('a reference value ../../batch is data: a fullUrl like any other in a transaction, stored as written in a batch, never a path', async () => {
       const t = fresh();
@@ -522,7 +539,7 @@ describeEachBackend('fhir Bundle', () => {
 describe('fhir Bundle limits', () => {
   let s: TestServer;
   beforeAll(async () => {
-    s = await startTestServer({ maxOps: 3, rateLimit: { limit: 5, windowS: 3600 } });
+    s = await startTestServer({ maxOps: 3, maxBatchBytes: 4096, rateLimit: { limit: 5, windowS: 3600 } });
   });
   afterAll(() => s.close());
 
@@ -535,6 +552,13 @@ describe('fhir Bundle limits', () => {
     expect(r.status).toBe(413);
     expect(r.json.issue[0]).toMatchObject({ code: 'too-costly', details: { coding: [{ code: 'batch_too_large' }] } });
     expect((await s.call('GET', '/v1/Lim')).json.items).toEqual([]);
+  });
+
+  it('a body over OMNIBUS_MAX_BATCH_BYTES: 413 too-costly, nothing runs', async () => {
+    const r = await send('transaction', [{ resource: { resourceType: 'Big', text: 'x'.repeat(5000) }, request: { method: 'POST', url: 'Big' } }]);
+    expect(r.status).toBe(413);
+    expect(r.headers.get('content-type')).toBe('application/fhir+json');
+    expect(r.json.issue[0]).toMatchObject({ code: 'too-costly', details: { coding: [{ code: 'body_too_large' }] } });
   });
 
   it('entries over the rate limit answer 429 throttled; a transaction with one fails whole', async () => {
