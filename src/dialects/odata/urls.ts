@@ -19,6 +19,8 @@ export interface ODataTarget {
  * root `/v1/`. `requestId` maps a name as written to the batch's id for it.
  */
 export function odataTarget(url: string, requestId: (name: string) => string | undefined, baseUrl: string | undefined): ODataTarget {
+  // Relative to the service root an empty url would name the root itself, which no request means.
+  if (url === '') throw invalidPath(url, 'is empty');
   if (url.startsWith('$')) {
     const end = url.search(/[/?]/);
     const name = url.slice(1, end < 0 ? undefined : end);
