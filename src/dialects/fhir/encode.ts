@@ -73,16 +73,28 @@ function responseEntry(r: OperationResult, e: FhirEntryInfo, baseUrl: string): R
   if (etag !== undefined) response.etag = etag;
   const lastModified = isoDate(r.headers['last-modified']);
   if (lastModified !== undefined) response.lastModified = lastModified;
-  const out: ResponseEntry = location !== undefined ? { fullUrl: `${baseUrl}${FHIR_BASE}/${location}`, response } : { response };
-  if (r.status === 204 || r.status === 304 || e.method === 'HEAD' || r.body === undefined || r.body === null) return out;
-  return { ...out, resource: e.search ? searchset(r.body, e.type, baseUrl) : r.body };
+  const hasResource = !(r.status === 204 || r.status === 304 || e.method === 'HEAD' || r.body === undefined || r.body === null);
+  const resource = hasResource ? (e.search ? searchset(r.body, e.type, baseUrl) : r.body) : undefined;
+  // Built in its final shape at once: fullUrl, resource, response.
+  if (location !== undefined) return hasResource ? { fullUrl: `${baseUrl}${FHIR_BASE}/${location}`, resource, response } : { fullUrl: `${baseUrl}${FHIR_BASE}/${location}`, response };
+  return hasResource ? { resource, response } : { response };
 }
+
+/** HTTP dates seen, as instants: a batch's answers share a few seconds, and `Date.parse` is costly. */
+const instants = new Map<string, string>();
 
 /** An HTTP date as FHIR's `instant` (`2026-12-01T10:00:00.000Z`). */
 function isoDate(httpDate: string | undefined): string | undefined {
   if (httpDate === undefined) return undefined;
-  const t = Date.parse(httpDate);
-  return Number.isNaN(t) ? undefined : new Date(t).toISOString();
+  let instant = instants.get(httpDate);
+  if (instant === undefined) {
+    const t = Date.parse(httpDate);
+    if (Number.isNaN(t)) return undefined;
+    instant = new Date(t).toISOString();
+    if (instants.size >= 256) instants.clear();
+    instants.set(httpDate, instant);
+  }
+  return instant;
 }
 
 /**

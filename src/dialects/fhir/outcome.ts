@@ -87,6 +87,13 @@ export function problemOf(r: OperationResult): { code: string; detail: string } 
 
 /** `201 Created`, `404 Not Found`: the `response.status` of a Bundle entry. */
 export function statusLine(status: number): string {
-  const reason = STATUS_CODES[status];
-  return reason ? `${status} ${reason}` : String(status);
+  let line = statusLines.get(status);
+  if (line === undefined) {
+    const reason = STATUS_CODES[status];
+    line = reason ? `${status} ${reason}` : String(status);
+    statusLines.set(status, line);
+  }
+  return line;
 }
+
+const statusLines = new Map<number, string>();

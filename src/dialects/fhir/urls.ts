@@ -81,6 +81,7 @@ function originOf(schemeAndAuthority: string): string | undefined {
 
 /** A resource API path (`/v1/Patient/k7`, or an absolute URL of it) as FHIR writes it: `Patient/k7`. */
 export function fhirLocation(location: string): string {
+  if (location.startsWith(SERVICE_ROOT)) return location.slice(SERVICE_ROOT.length);
   const m = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*(.*)$/s.exec(location);
   const path = m ? m[1]! : location;
   return path.startsWith(SERVICE_ROOT) ? path.slice(SERVICE_ROOT.length) : path.replace(/^\//, '');
