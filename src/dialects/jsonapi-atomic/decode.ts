@@ -90,17 +90,17 @@ export function decodeAtomicBatch(input: DecodeInput, maxOperations: number): { 
 }
 
 function decodeOperation(raw: unknown, index: number, lids: LocalIds): { operation: Operation; info: AtomicOperationInfo } {
-  const at = (...tokens: (string | number)[]) => operationPointer(index, ...tokens);
-  if (!isObject(raw)) throw refusal(400, 'bad_request', at(), `${FORMAT}: operation ${index} must be an object with op and data, ref or href.`);
-  checkMembers(raw, OPERATION_MEMBERS, at(), `operation ${index}`, 'op, ref, href, data and meta');
+  const at = operationPointer(index);
+  if (!isObject(raw)) throw refusal(400, 'bad_request', at, `${FORMAT}: operation ${index} must be an object with op and data, ref or href.`);
+  checkMembers(raw, OPERATION_MEMBERS, at, `operation ${index}`, 'op, ref, href, data and meta');
   const op = raw['op'];
   if (op !== 'add' && op !== 'update' && op !== 'remove') {
-    throw refusal(400, 'bad_request', at('op'), `${FORMAT}: operation ${index} has op ${describe(op)}; it must be "add", "update" or "remove".`);
+    throw refusal(400, 'bad_request', `${at}/op`, `${FORMAT}: operation ${index} has op ${describe(op)}; it must be "add", "update" or "remove".`);
   }
   if (Object.hasOwn(raw, 'ref') && Object.hasOwn(raw, 'href')) {
-    throw refusal(400, 'bad_request', at('href'), `${FORMAT}: operation ${index} carries both ref and href; an operation names its target with one of them.`);
+    throw refusal(400, 'bad_request', `${at}/href`, `${FORMAT}: operation ${index} carries both ref and href; an operation names its target with one of them.`);
   }
-  const target = Object.hasOwn(raw, 'ref') ? readRef(raw['ref'], at('ref')) : Object.hasOwn(raw, 'href') ? readHref(raw['href'], at('href')) : undefined;
+  const target = Object.hasOwn(raw, 'ref') ? readRef(raw['ref'], `${at}/ref`) : Object.hasOwn(raw, 'href') ? readHref(raw['href'], `${at}/href`) : undefined;
 
   let resource: Resource | undefined;
   if (Object.hasOwn(raw, 'data')) {
@@ -108,13 +108,13 @@ function decodeOperation(raw: unknown, index: number, lids: LocalIds): { operati
       throw refusal(
         400,
         'bad_request',
-        at('data'),
+        `${at}/data`,
         `${FORMAT}: the data of operation ${index} must be one resource object; arrays and null belong to relationship operations, which are not supported.`,
       );
     }
-    resource = readResource(raw['data'], at('data'), op);
+    resource = readResource(raw['data'], `${at}/data`, op);
   } else if (op !== 'remove') {
-    throw refusal(400, 'bad_request', at(), `${FORMAT}: operation ${index} (${op}) carries no data; it must carry the resource as data.`);
+    throw refusal(400, 'bad_request', at, `${FORMAT}: operation ${index} (${op}) carries no data; it must carry the resource as data.`);
   }
 
   // The target and the data must name the same resource (JSON:API: 409 Conflict otherwise).
@@ -129,25 +129,27 @@ function decodeOperation(raw: unknown, index: number, lids: LocalIds): { operati
     }
   }
   const named = target ?? resource;
-  if (!named) throw refusal(400, 'bad_request', at(), `${FORMAT}: operation ${index} (remove) names no resource; give it a ref, an href or data.`);
+  if (!named) throw refusal(400, 'bad_request', at, `${FORMAT}: operation ${index} (remove) names no resource; give it a ref, an href or data.`);
   const type = named.type;
   const id = target?.id ?? resource?.id;
   const lid = target?.lid ?? resource?.lid;
   const lidAt = target?.lid !== undefined ? `${target.at}/lid` : `${resource?.at}/lid`;
   const opId = String(index);
   const references: OperationReferences = {};
-  const base = { index, id: opId, group: GROUP };
 
   if (op === 'add') {
     const body = recordBody(resource!, lids, references);
     const operation: Operation =
       id !== undefined
-        ? { ...base, method: 'PUT', path: recordPath(type, id), headers: { 'If-None-Match': '*' }, body }
-        : { ...base, method: 'POST', path: collectionPath(type), headers: {}, body };
+        ? { index, id: opId, method: 'PUT', path: recordPath(type, id), headers: { 'If-None-Match': '*' }, body, group: GROUP }
+        : { index, id: opId, method: 'POST', path: collectionPath(type), headers: {}, body, group: GROUP };
     // Introduced after its own data was read: a lid stands only for what EARLIER adds made.
     if (lid !== undefined) lids.introduce(type, lid, id !== undefined ? { kind: 'known', id } : { kind: 'created', operation: opId, index }, lidAt);
     if (references.body) operation.references = references;
-    return { operation, info: { op, type, ...(lid !== undefined ? { lid } : {}), ...(id !== undefined ? { clientId: id } : {}) } };
+    const info: AtomicOperationInfo = { op, type };
+    if (lid !== undefined) info.lid = lid;
+    if (id !== undefined) info.clientId = id;
+    return { operation, info };
   }
 
   if (id === undefined && lid === undefined) {
@@ -170,7 +172,7 @@ function decodeOperation(raw: unknown, index: number, lids: LocalIds): { operati
     references.path = { id: local!.operation, rest: '' };
   }
   const body: RequestBody = op === 'update' ? recordBody(resource!, lids, references) : { kind: 'none' };
-  const operation: Operation = { ...base, method: op === 'update' ? 'PATCH' : 'DELETE', path, headers: {}, body };
+  const operation: Operation = { index, id: opId, method: op === 'update' ? 'PATCH' : 'DELETE', path, headers: {}, body, group: GROUP };
   if (references.path || references.body) operation.references = references;
   return { operation, info: { op, type } };
 }
@@ -274,7 +276,8 @@ function checkRelationship(value: unknown, at: string): void {
  * answer of the add that introduced the lid).
  */
 function recordBody(resource: Resource, lids: LocalIds, references: OperationReferences): RequestBody {
-  const value: Json = { ...resource.attributes };
+  // The parsed attributes are this document's own: the body is made of them, without a copy.
+  const value: Json = resource.attributes ?? {};
   if (!resource.relationships) return { kind: 'json', value };
   const refs: BodyReference[] = [];
   const rat = `${resource.at}/relationships`;
@@ -283,14 +286,18 @@ function recordBody(resource: Resource, lids: LocalIds, references: OperationRef
       const rel = relationship as Json | null;
       if (rel === null || !Object.hasOwn(rel, 'data') || rel['data'] === null) return [name, rel];
       const linkage = (identifier: Json, where: (string | number)[], iat: string): Json => {
-        const { lid, meta } = identifier as { lid?: string; meta?: unknown };
+        const lid = identifier['lid'] as string | undefined;
         const type = identifier['type'] as string;
-        const metaPart = Object.hasOwn(identifier, 'meta') ? { meta } : {};
-        if (lid === undefined) return { type, id: identifier['id'], ...metaPart };
+        const stored: Json = { type, id: identifier['id'] };
+        if (Object.hasOwn(identifier, 'meta')) stored['meta'] = identifier['meta'];
+        if (lid === undefined) return stored;
         const local = lids.resolve(type, lid, `${iat}/lid`);
-        if (local.kind === 'known') return { type, id: local.id, ...metaPart };
-        refs.push({ at: ['relationships', name, ...where, 'id'], parts: [{ id: local.operation, select: ['id'] }] });
-        return { type, id: null, ...metaPart };
+        if (local.kind === 'known') stored['id'] = local.id;
+        else {
+          stored['id'] = null;
+          refs.push({ at: ['relationships', name, ...where, 'id'], parts: [{ id: local.operation, select: ['id'] }] });
+        }
+        return stored;
       };
       const data = rel['data'];
       const mapped = Array.isArray(data)

@@ -22,7 +22,7 @@ export function pointer(...tokens: (string | number)[]): string {
   return tokens.map((t) => '/' + String(t).replace(/~/g, '~0').replace(/\//g, '~1')).join('');
 }
 
-/** `/atomic:operations/<i>` and what follows it. */
-export function operationPointer(index: number, ...tokens: (string | number)[]): string {
-  return pointer('atomic:operations', index, ...tokens);
+/** `/atomic:operations/<i>`. */
+export function operationPointer(index: number): string {
+  return `/atomic:operations/${index}`;
 }

@@ -21,12 +21,14 @@ const MAX_ID = 256;
 /** Members a resource object may not use as field names (JSON:API 1.1, "Fields"). */
 export const RESERVED_FIELDS = new Set(['id', 'type', 'relationships', 'links', 'lid']);
 
+/** `/v1/{type}` for a type that passed `checkType` (its characters need no encoding). */
 export function collectionPath(type: string): string {
-  return encodePath(['v1', type]);
+  return `/v1/${type}`;
 }
 
+/** `/v1/{type}/{id}`, the id percent-encoded as one segment. */
 export function recordPath(type: string, id: string): string {
-  return encodePath(['v1', type, id]);
+  return `/v1/${type}${encodePath([id])}`;
 }
 
 /** A JSON:API `type`, or 400: `invalid_path` for one that could not name a collection. */
@@ -71,11 +73,11 @@ export function resourceOf(type: string, record: unknown, location: string | und
   if (record === null || typeof record !== 'object' || Array.isArray(record)) return undefined;
   const { id, relationships, ...attributes } = record as Record<string, unknown>;
   if (typeof id !== 'string') return undefined;
-  const resource: ResourceObject = { type, id, ...(lid !== undefined ? { lid } : {}), attributes, links: { self: location ?? recordPath(type, id) } };
-  if (relationships !== undefined) {
-    // Placed before links, as the resource was sent.
-    const { links, ...rest } = resource;
-    return { ...rest, relationships, links };
-  }
+  // Members in the order JSON:API writes them: type, id, lid, attributes, relationships, links.
+  const resource = { type, id } as ResourceObject;
+  if (lid !== undefined) resource.lid = lid;
+  resource.attributes = attributes;
+  if (relationships !== undefined) resource.relationships = relationships;
+  resource.links = { self: location ?? recordPath(type, id) };
   return resource;
 }
