@@ -150,44 +150,53 @@ export async function runGraph(
   };
 
   try {
-    await new Promise<void>((resolve, reject) => {
-      const pump = (): void => {
-        while (!halted && free.length > 0 && ready.length > 0) {
-          const u = ready.shift()!;
-          const us = [u];
-          if (isSnapshotRead(u)) {
-            for (let i = 0; i < ready.length; ) {
-              if (isSnapshotRead(ready[i]!)) us.push(ready.splice(i, 1)[0]!);
-              else i++;
+    if (limit === 1) {
+      // One slot: dependencies stand earlier, so request order is the order units become ready in.
+      for (let u = 0; u < units.length && !halted; u++) {
+        if (state[u] !== 'waiting') continue; // skipped: a dependency failed
+        state[u] = 'started';
+        finish(u, (await start([u], 0))[0]!);
+      }
+    } else {
+      await new Promise<void>((resolve, reject) => {
+        const pump = (): void => {
+          while (!halted && free.length > 0 && ready.length > 0) {
+            const u = ready.shift()!;
+            const us = [u];
+            if (isSnapshotRead(u)) {
+              for (let i = 0; i < ready.length; ) {
+                if (isSnapshotRead(ready[i]!)) us.push(ready.splice(i, 1)[0]!);
+                else i++;
+              }
             }
-          }
-          for (const v of us) state[v] = 'started';
-          const k = free.pop()!;
-          running++;
-          // Registered here, in the runner's own context: the next units never start inside this one's.
-          start(us, k)
-            .then(async (outcome) => {
-              if (mustCommit(us)) await lanes[k]?.commit();
-              // Reads cut short by stopOnError did not start.
-              us.forEach((v, i) => (i < outcome.length ? finish(v, outcome[i]!) : (state[v] = 'waiting')));
-              free.push(k);
-              pump();
-              // A lane left without work lets go of its locks: another lane or a group may wait for them.
-              if (limit > 1 && lanes[k]?.open && free.includes(k)) {
-                free.splice(free.indexOf(k), 1);
-                await lanes[k]!.commit();
+            for (const v of us) state[v] = 'started';
+            const k = free.pop()!;
+            running++;
+            // Registered here, in the runner's own context: the next units never start inside this one's.
+            start(us, k)
+              .then(async (outcome) => {
+                if (mustCommit(us)) await lanes[k]?.commit();
+                // Reads cut short by stopOnError did not start.
+                us.forEach((v, i) => (i < outcome.length ? finish(v, outcome[i]!) : (state[v] = 'waiting')));
                 free.push(k);
                 pump();
-              }
-              running--;
-              if (running === 0 && (halted || ready.length === 0)) resolve();
-            })
-            .catch(reject);
-        }
-        if (running === 0) resolve();
-      };
-      pump();
-    });
+                // A lane left without work lets go of its locks: another lane or a group may wait for them.
+                if (limit > 1 && lanes[k]?.open && free.includes(k)) {
+                  free.splice(free.indexOf(k), 1);
+                  await lanes[k]!.commit();
+                  free.push(k);
+                  pump();
+                }
+                running--;
+                if (running === 0 && (halted || ready.length === 0)) resolve();
+              })
+              .catch(reject);
+          }
+          if (running === 0) resolve();
+        };
+        pump();
+      });
+    }
     // Stopped early: units that never started have no answer.
     const outcome: BatchOutcome = halted ? { results: results.filter(Boolean), halted: state.includes('waiting') } : { results, halted: false };
     // One lane: its last commit is the batch's last, so a recorder may keep the whole outcome with it.
