@@ -86,7 +86,7 @@ describe('client retries', () => {
   });
 
   it('waits while the server says the key is in progress (409), then takes the replayed answer', async () => {
-    const { sent, fetchImpl } = scripted((req, n) =>
+    const { sent, fetchImpl } = scripted((req, n): Answer =>
       n === 1
         ? { status: 409, headers: { 'retry-after': '0' }, body: { status: 409, code: 'idempotency_in_progress' } }
         : { status: 200, headers: { 'idempotent-replayed': 'true' }, body: { responses: req.body.requests.map((_: unknown, i: number) => created(i)) } },
