@@ -23,7 +23,10 @@ export const DIALECTS: readonly Dialect[] = [opsDialect, requestsDialect, partsD
 
 /** The paths operations may never target: every endpoint of every dialect. */
 export function batchPathsOf(dialects: readonly Dialect[]): Set<string> {
-  return new Set(dialects.flatMap((d) => d.endpoints.map((e) => batchPathKey(e.path))));
+  // An endpoint served with a trailing slash (`/fhir/`) is also kept in that form (see resolveOperationPath).
+  return new Set(
+    dialects.flatMap((d) => d.endpoints.flatMap((e) => (e.path.length > 1 && e.path.endsWith('/') ? [batchPathKey(e.path), `${batchPathKey(e.path)}/`] : [batchPathKey(e.path)]))),
+  );
 }
 
 export function mediaTypeOf(contentType: string | undefined): string {

@@ -36,21 +36,22 @@ export function resolveOperationPath(raw: string, batchPaths: ReadonlySet<string
 }
 
 /**
- * A batch endpoint written with a trailing slash (`/fhir/`, where FHIR
- * clients post) is still that endpoint, not an empty segment: its segments
- * without the slash, so that it is refused as a nested batch.
+ * A batch endpoint that is served with a trailing slash (`/fhir/`, where FHIR
+ * clients post; `batchPaths` then holds that form too) is still that
+ * endpoint, not an empty segment: its segments without the slash, so that it
+ * is refused as a nested batch. Other paths with a trailing slash keep their
+ * empty segment (400 invalid_path).
  */
 function batchEndpointSegments(pathPart: string, batchPaths: ReadonlySet<string>): string[] | undefined {
-  if (pathPart.length < 2 || !pathPart.endsWith('/')) return undefined;
-  const trimmed = pathPart.replace(/\/+$/, '');
-  if (trimmed === '') return undefined;
+  if (pathPart.length < 2 || !pathPart.endsWith('/') || pathPart.endsWith('//')) return undefined;
+  const trimmed = pathPart.slice(0, -1);
   let segments: string[];
   try {
     segments = decodePathSegments(trimmed);
   } catch {
     return undefined;
   }
-  return isBatchPath(segments, batchPaths) ? segments : undefined;
+  return batchPaths.has(`${('/' + segments.join('/')).toLowerCase()}/`) ? segments : undefined;
 }
 
 function isBatchPath(segments: string[], batchPaths: ReadonlySet<string>): boolean {
