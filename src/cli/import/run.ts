@@ -1,6 +1,6 @@
 import { appendFileSync, rmSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createClient, OmnibusApiError, OmnibusError, type OmnibusClient, type OperationResult } from '../../client/index.js';
+import { createClient, OmnibusApiError, OmnibusError, OmnibusNetworkError, OmnibusUsageError, type OmnibusClient, type OperationResult } from '../../client/index.js';
 import type { TransactionBuilder } from '../../client/builder.js';
 import { progressReporter, duration, type ProgressMode } from './progress.js';
 import { formatOf, readItems, START, type InputPosition, type SourceInvalid, type SourceItem, type SourceRecord } from './source.js';
@@ -113,6 +113,8 @@ export async function runImport(o: ImportOptions): Promise<number> {
       failures: failuresPath,
       updated: '',
     };
+    // Before anything is sent: a batch the server commits must be resumable under this run's keys even if none is acknowledged.
+    writeState(statePath, state);
   }
   const resumedFrom = state.imported;
   const batchSize = state.batchSize;
@@ -222,8 +224,12 @@ export async function runImport(o: ImportOptions): Promise<number> {
     o.err(`${replayed} batch${replayed === 1 ? ' was' : 'es were'} answered from the server's idempotency record: sent before an interruption, not written again`);
   }
   if (stop) {
-    const reason = stop instanceof OmnibusError || stop instanceof ImportStopped ? stop.message : String(stop.message);
-    o.err(`omnibus: import stopped: ${reason}`);
+    o.err(`omnibus: import stopped: ${explain(stop, o, client, batchSize)}`);
+    if (stop instanceof OmnibusUsageError && state.imported === 0 && state.failed === 0 && state.next.batch === 0) {
+      // Refused before anything could be written: nothing to resume.
+      removeState(statePath);
+      return 1;
+    }
     o.err(`${counts} so far, ${failed}; run the same command with --resume to continue (state: ${statePath})`);
     return interrupted ? 130 : 1;
   }
@@ -231,6 +237,19 @@ export async function runImport(o: ImportOptions): Promise<number> {
   const resumed = resumedFrom > 0 ? ` (resumed: ${resumedFrom.toLocaleString('en-US')} were imported before)` : '';
   o.out(`imported ${counts} in ${duration(seconds)} (${rate.toLocaleString('en-US')} records/s); ${failed}${resumed}`);
   return state.failed > 0 ? 2 : 0;
+}
+
+/** The reason an import stopped, with what to do about it where that is clear. */
+function explain(stop: Error, o: ImportOptions, client: OmnibusClient, batchSize: number): string {
+  if (stop instanceof OmnibusApiError && stop.status === 401) {
+    return `${stop.message} (${o.token ? 'the token is not valid on this server' : 'no token: pass --token or set OMNIBUS_TOKEN'})`;
+  }
+  if (stop instanceof OmnibusApiError && stop.code === 'forbidden') return `${stop.message} (importing needs a token with the write scope)`;
+  if (stop instanceof OmnibusNetworkError) return `${stop.message}: is the server running at ${o.url}?`;
+  if (stop instanceof OmnibusUsageError && client.maxOperations < batchSize) {
+    return `--batch-size ${batchSize} is more than the server takes in one batch (${client.maxOperations}, its OMNIBUS_MAX_OPS): import again with --batch-size ${client.maxOperations} or less`;
+  }
+  return stop.message;
 }
 
 /** Sends one input batch as one transaction; refused records are taken out and the rest sent again (a derived key each round). */
