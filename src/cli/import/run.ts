@@ -95,7 +95,10 @@ export async function runImport(o: ImportOptions): Promise<number> {
           `add --resume to continue it, or delete that file to import everything again`,
       );
     }
-    if (o.resume) o.err(`note: nothing to resume (no ${statePath}); importing from the start`);
+    if (o.resume) {
+      // An import that finished removed its state: importing everything again is not what --resume asks for.
+      throw new ImportStopped(`nothing to resume: there is no ${statePath} (that import finished, or never started); run the command without --resume to import the whole file`);
+    }
     const stat = statSync(file);
     rmSync(failuresPath, { force: true });
     state = {
