@@ -212,7 +212,7 @@ describeEachBackend('jsonapi-atomic', () => {
       expect((await get(c, 'u1')).json).toEqual({ id: 'u1', a: 10, c: { d: 1 }, relationships: { owner: { data: { type: 'people', id: 'p2' } } } });
     });
 
-    it('names the target by ref, by href, or by the data\'s own type and id', async () => {
+    it('names the target by ref, by href (key predicates too), or by the data\'s own type and id', async () => {
       const c = fresh();
       for (const id of ['a', 'b', 'c', 'd', 'e', 'f']) await s.call('PUT', `/v1/${c}/${id}`, { json: { v: 0 } });
       const r = await ops([
@@ -220,7 +220,7 @@ describeEachBackend('jsonapi-atomic', () => {
         { op: 'update', href: `/v1/${c}/b`, data: { type: c, id: 'b', attributes: { v: 1 } } },
         { op: 'update', data: { type: c, id: 'c', attributes: { v: 1 } } },
         { op: 'update', ref: { type: c, id: 'd' }, data: { type: c, attributes: { v: 1 } } },
-        { op: 'remove', href: `/v1/${c}/e` },
+        { op: 'remove', href: `/v1/${c}('e')` },
         { op: 'remove', data: { type: c, id: 'f' } },
       ]);
       expect(results(r)).toEqual([{}, {}, {}, {}, {}, {}]);

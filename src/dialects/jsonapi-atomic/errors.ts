@@ -19,7 +19,12 @@ export function pointerOf(error: ApiError): string | undefined {
 
 /** A JSON Pointer from its reference tokens (`~` and `/` escaped as RFC 6901 says). */
 export function pointer(...tokens: (string | number)[]): string {
-  return tokens.map((t) => '/' + String(t).replace(/~/g, '~0').replace(/\//g, '~1')).join('');
+  let out = '';
+  for (const token of tokens) {
+    const t = String(token);
+    out += '/' + (t.includes('~') || t.includes('/') ? t.replace(/~/g, '~0').replace(/\//g, '~1') : t);
+  }
+  return out;
 }
 
 /** `/atomic:operations/<i>`. */

@@ -65,6 +65,18 @@ describe('decoding to the canonical batch', () => {
     expect(batch.operations[1]!.references).toBeUndefined();
   });
 
+  it('points at the member a refusal is about, escaped as RFC 6901 says', async () => {
+    const { encodeAtomicRefusal } = await import('./encode.js');
+    let error: unknown;
+    try {
+      decode({ 'atomic:operations': [{ op: 'add', data: { type: 'x', 'we/ird~': 1 } }] });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ApiError);
+    expect(JSON.parse(encodeAtomicRefusal(error as ApiError).body).errors[0].source).toEqual({ pointer: '/atomic:operations/0/data/we~1ird~0' });
+  });
+
   it('counts the operations before reading them: 413 over the limit', () => {
     expect(() => decode({ 'atomic:operations': [1, 2, 3] }, 2)).toThrow(expect.objectContaining({ status: 413, code: 'batch_too_large' }));
   });
