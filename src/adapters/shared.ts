@@ -10,6 +10,7 @@ import type { Dispatcher, TransactionRunner } from '../engine/types.js';
 import { ApiError } from '../errors.js';
 import type { BatchEnvironment } from '../http/batch-handler.js';
 import { tooLarge } from '../http/body.js';
+import { requestToken } from '../http/web.js';
 
 /**
  * What every framework entry takes (Hono's `omnibus()`, `omnibus/express`,
@@ -199,7 +200,29 @@ export interface Injected {
  * built on the way, which halves the cost of an operation.
  */
 export function injectDispatcher(inject: (injection: Injection) => Promise<Injected>): Dispatcher {
-  return (req) => asBatchPrincipal(req.principal, () => injectOne(inject, req));
+  // Inside `asBatch` the batch principal's context is already entered; only another principal (a per-operation token) enters its own.
+  return (req) => (batchPrincipal() === req.principal ? injectOne(inject, req) : asBatchPrincipal(req.principal, () => injectOne(inject, req)));
+}
+
+/**
+ * Runs one batch request (`handle`, which calls the batch handler) inside the
+ * async context of its principal, entered once for the whole batch rather
+ * than once per operation. The token is authenticated here, once: the
+ * handler's own `authenticate` gets the same answer for the same token. A
+ * malformed Authorization header or a refused token runs the handler as it
+ * is, which answers 401 in the dialect's form.
+ */
+export async function asBatch(env: BatchEnvironment, req: Request, query: URLSearchParams, handle: (env: BatchEnvironment) => Promise<Response>): Promise<Response> {
+  let token: string | undefined;
+  try {
+    token = requestToken(req.headers, query);
+  } catch {
+    return handle(env);
+  }
+  const answer = env.authenticate(token);
+  const once: BatchEnvironment = { ...env, authenticate: (t) => (t === token ? answer : env.authenticate(t)) };
+  const principal = await answer.catch(() => undefined);
+  return principal ? asBatchPrincipal(principal, () => handle(once)) : handle(once);
 }
 
 async function injectOne(inject: (injection: Injection) => Promise<Injected>, req: ApiRequest): Promise<ApiResponse> {

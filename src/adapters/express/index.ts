@@ -4,6 +4,7 @@ import { DIALECTS } from '../../dialects/index.js';
 import { handleBatchRequest, type BatchEnvironment } from '../../http/batch-handler.js';
 import { tooLarge } from '../../http/body.js';
 import {
+  asBatch,
   batchEnvironment,
   batchRoutes,
   dialectFor,
@@ -95,11 +96,12 @@ export function omnibus(options: OmnibusExpressOptions): (req: IncomingMessage, 
     const raw = req.originalUrl ?? target;
     const rq = raw.indexOf('?');
     const query = new URLSearchParams(rq < 0 ? '' : raw.slice(rq + 1));
+    const web = batchRequest(req, raw);
     const answer =
       nestedBatchResponse(dialect) ??
-      handleBatchRequest(dialect, batchRequest(req, raw), query, environmentOf(app), (limit) => readBody(req, limit), {
-        address: req.socket?.remoteAddress,
-      });
+      asBatch(environmentOf(app), web, query, (env) =>
+        handleBatchRequest(dialect, web, query, env, (limit) => readBody(req, limit), { address: req.socket?.remoteAddress }),
+      );
     Promise.resolve(answer)
       .then(async (response) => {
         const body = await response.text();

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest,
 import { DIALECTS, mediaTypeOf, type Dialect } from '../../dialects/index.js';
 import { handleBatchRequest, type BatchEnvironment } from '../../http/batch-handler.js';
 import {
+  asBatch,
   batchEnvironment,
   batchRoutes,
   headPaths,
@@ -78,9 +79,12 @@ function batchHandler(dialect: Dialect, env: BatchEnvironment) {
     const raw = request.raw.url ?? request.url;
     const q = raw.indexOf('?');
     const query = new URLSearchParams(q < 0 ? '' : raw.slice(q + 1));
+    const web = batchRequest(request, raw);
     const response =
       nestedBatchResponse(dialect) ??
-      (await handleBatchRequest(dialect, batchRequest(request, raw), query, env, (limit) => readBody(request, limit), { address: request.ip }));
+      (await asBatch(env, web, query, (once) =>
+        handleBatchRequest(dialect, web, query, once, (limit) => readBody(request, limit), { address: request.ip }),
+      ));
     const headers: Record<string, string> = {};
     response.headers.forEach((value, name) => (headers[name] = value));
     return reply.code(response.status).headers(headers).send(await response.text());
