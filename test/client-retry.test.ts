@@ -216,6 +216,20 @@ describe('client retries', () => {
     ]);
   });
 
+  it('an AbortSignal ends a call, also while it waits to retry', async () => {
+    const { sent, fetchImpl } = scripted(() => 'network-error');
+    const c = client(fetchImpl, { retry: { retries: 10, baseDelayMs: 10_000, maxDelayMs: 10_000 } });
+    const controller = new AbortController();
+    const started = Date.now();
+    const pending = c.get('/v1/books/1', { signal: controller.signal }).catch((e: unknown) => e);
+    setTimeout(() => controller.abort(new Error('user gave up')), 30);
+    expect(await pending).toMatchObject({ message: 'user gave up' });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(sent).toHaveLength(1);
+    await expect(c.post('/v1/books', {}, { signal: AbortSignal.abort(new Error('before')) })).rejects.toThrow('before');
+    expect(sent).toHaveLength(1);
+  });
+
   it('refuses before sending what the dialect cannot express', async () => {
     const { sent, fetchImpl } = scripted(() => ({ status: 200, body: {} }));
     const ops = client(fetchImpl, { dialect: 'ops' });

@@ -44,6 +44,7 @@ const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
  */
 export async function sendHttp(settings: TransportSettings, request: HttpRequest): Promise<HttpAnswer> {
   const { retry } = settings;
+  if (request.signal?.aborted) throw request.signal.reason;
   const retriable = request.idempotencyKey !== undefined || SAFE.has(request.method);
   const headers: Record<string, string> = { ...settings.headers, ...request.headers };
   if (request.idempotencyKey !== undefined) headers['idempotency-key'] = `"${request.idempotencyKey}"`;
