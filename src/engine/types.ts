@@ -145,10 +145,12 @@ export interface TransactionRunner {
  * (its idempotency key, src/idempotency/). The first transaction of the
  * batch that commits (its batch commit's, or a group's) calls `write` inside
  * itself, right before COMMIT, and `committed` once COMMIT succeeded; later
- * transactions see `recorded` and write nothing. `outcome` is the batch's
- * complete outcome when that transaction is also its last one (the whole
- * batch ran in one transaction: the recorder stores the answer with it), and
- * undefined when more may commit after it (the recorder stores a claim).
+ * transactions see `recorded` and write nothing, except the batch commit's
+ * last one, which writes again with the outcome. `outcome` is the batch's
+ * complete outcome when that transaction is its last one (the recorder
+ * stores the answer with it: with the whole batch when nothing committed
+ * before, else with its last effects), and undefined when more may commit
+ * after it (the recorder stores a claim).
  *
  * Where a batch would commit writes outside any transaction (several at once
  * on separate connections, or no batch commit to join), the engine calls
@@ -180,8 +182,8 @@ export interface BatchCommit {
   run<T>(write: boolean, fn: () => Promise<T>, undo: (result: T) => boolean): Promise<T>;
   /**
    * Commits what the batch has done so far (nothing open: no-op). A recorder
-   * given at open (see CommitRecorder) writes first if nothing recorded yet;
-   * `outcome`, passed with the batch's last commit, is handed to it.
+   * given at open (see CommitRecorder) writes first if nothing recorded yet,
+   * and always with `outcome`, which the batch passes with its last commit.
    */
   commit(outcome?: BatchOutcome): Promise<void>;
   /** Rolls back what is not yet committed (the batch itself failed). */

@@ -155,7 +155,7 @@ async function runBatch(
       },
       { stopOnError: batch.stopOnError, order: batch.order },
     );
-    // The whole batch ran in one transaction, which committed its answer: that answer, exactly, is the one sent.
+    // The batch's last transaction committed its answer: that answer, exactly, is the one sent.
     if (attempt?.final && recorded) return recorded;
     return dialect.encode(batch, outcome, { baseUrl });
   } catch (err) {

@@ -129,8 +129,9 @@ export class IdempotencyGuard {
 /**
  * One try of a keyed request. `record` writes the key inside whatever
  * transaction is open (store calls join it): with the response when that
- * transaction holds the whole request, else as a claim; `committed` says
- * that transaction committed. A claim is renewed until the request ends.
+ * transaction is the request's last (holding all of it, or its last effects
+ * after a claim), else as a claim; `committed` says that transaction
+ * committed. A claim is renewed until the request ends.
  */
 export class KeyAttempt {
   readonly owner = randomUUID();
@@ -160,7 +161,8 @@ export class KeyAttempt {
     this.recorded = true;
     this.final = this.pending.response;
     this.pending = undefined;
-    if (!this.final) this.renew();
+    if (this.final) this.stop();
+    else if (!this.renewal) this.renew();
   }
 
   /** The row this attempt writes: its response, or a claim for the lease. */

@@ -82,6 +82,8 @@ export const MIGRATIONS: readonly Migration[] = [
     // Times are epoch milliseconds. A key row is a claim (`running`, held until `lease_until`) or
     // a response (`done`, replayed until `expires_at`); see src/idempotency/. Rate buckets live in
     // the database only on PostgreSQL, where several nodes share one budget; SQLite is one node.
+    // The bucket table is UNLOGGED: taking tokens writes no WAL, so it never waits for a WAL flush
+    // (a crash of PostgreSQL empties it, which only gives every principal a full bucket).
     sqlite: [
       `CREATE TABLE idempotency_keys (
          tenant TEXT NOT NULL, key TEXT NOT NULL,
@@ -99,7 +101,7 @@ export const MIGRATIONS: readonly Migration[] = [
          created bigint NOT NULL, lease_until bigint NOT NULL, expires_at bigint NOT NULL,
          PRIMARY KEY (tenant, key))`,
       'CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at)',
-      `CREATE TABLE rate_buckets (
+      `CREATE UNLOGGED TABLE rate_buckets (
          key text PRIMARY KEY, tokens float8 NOT NULL, updated_ms float8 NOT NULL, granted float8 NOT NULL DEFAULT 0)`,
     ],
   },

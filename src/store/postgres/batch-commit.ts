@@ -42,7 +42,7 @@ export class PostgresBatchCommit implements BatchCommit {
   private ctx: TxContext | undefined;
   private openedAt = 0;
 
-  /** `recorder`: written inside the first COMMIT that finds it not yet recorded (see CommitRecorder). */
+  /** `recorder`: written inside the first COMMIT, and the last (see CommitRecorder). */
   constructor(
     private readonly host: BatchTransactionHost,
     private readonly recorder?: CommitRecorder,
@@ -97,7 +97,8 @@ export class PostgresBatchCommit implements BatchCommit {
   async commit(outcome?: BatchOutcome): Promise<void> {
     const ctx = this.ctx;
     if (!ctx) return;
-    const recorder = this.recorder && !this.recorder.recorded ? this.recorder : undefined;
+    // The first commit carries the recorder's row; the last one (with the outcome) its answer.
+    const recorder = this.recorder && (outcome !== undefined || !this.recorder.recorded) ? this.recorder : undefined;
     if (recorder) {
       try {
         await this.host.within(ctx, () => recorder.write(outcome));

@@ -26,7 +26,7 @@ export class SqliteBatchCommit implements BatchCommit {
   private release: (() => void) | undefined;
   private openedAt = 0;
 
-  /** `recorder`: written inside the first COMMIT that finds it not yet recorded (see CommitRecorder). */
+  /** `recorder`: written inside the first COMMIT, and the last (see CommitRecorder). */
   constructor(
     private readonly writer: SqliteWriter,
     private readonly recorder?: CommitRecorder,
@@ -59,7 +59,8 @@ export class SqliteBatchCommit implements BatchCommit {
   async commit(outcome?: BatchOutcome): Promise<void> {
     const release = this.release;
     if (!release) return;
-    const recorder = this.recorder && !this.recorder.recorded ? this.recorder : undefined;
+    // The first commit carries the recorder's row; the last one (with the outcome) its answer.
+    const recorder = this.recorder && (outcome !== undefined || !this.recorder.recorded) ? this.recorder : undefined;
     try {
       if (recorder) await this.writer.tx.run(true, () => recorder.write(outcome));
     } catch (err) {
