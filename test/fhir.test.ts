@@ -473,6 +473,7 @@ describeEachBackend('fhir Bundle', () => {
         resourceType: 'OperationOutcome',
         issue: [{ severity: 'error', code: 'not-found', diagnostics: expect.any(String), details: { coding: [{ system: 'https://omnibus.dev/problems', code: 'not_found' }] }, expression: ['Bundle.entry[1]'] }],
       });
+      expect(ok[1].response.outcome.issue[0].diagnostics).toMatch(/^FHIR Bundle batch: Bundle\.entry\[1\] \(DELETE Pt\w+\) failed with 404 Not Found: /);
       expect(ok[1].resource).toBeUndefined();
       expect(await items(t)).toHaveLength(2);
     });

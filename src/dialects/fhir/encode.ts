@@ -63,7 +63,8 @@ function transactionFailure(r: OperationResult, e: FhirEntryInfo): EncodedRespon
 function responseEntry(r: OperationResult, e: FhirEntryInfo, baseUrl: string): ResponseEntry {
   if (r.status >= 400) {
     const { code, detail } = problemOf(r);
-    return { response: { status: statusLine(r.status), outcome: operationOutcome(code, r.status, detail, e.entry) } };
+    const diagnostics = `FHIR Bundle batch: Bundle.entry[${e.entry}] (${e.method} ${e.type}) failed with ${statusLine(r.status)}: ${detail}`;
+    return { response: { status: statusLine(r.status), outcome: operationOutcome(code, r.status, diagnostics, e.entry) } };
   }
   const response: ResponseEntry['response'] = { status: statusLine(r.status) };
   // A create answers its Location; an update is at its own Type/id.
