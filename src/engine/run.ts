@@ -164,10 +164,8 @@ export async function runGraph(
             const u = ready.shift()!;
             const us = [u];
             if (isSnapshotRead(u)) {
-              for (let i = 0; i < ready.length; ) {
-                if (isSnapshotRead(ready[i]!)) us.push(ready.splice(i, 1)[0]!);
-                else i++;
-              }
+              const rest = ready.splice(0);
+              for (const v of rest) (isSnapshotRead(v) ? us : ready).push(v);
             }
             for (const v of us) state[v] = 'started';
             const k = free.pop()!;
