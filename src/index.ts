@@ -12,3 +12,5 @@ export { loadConfig, type Config } from './config.js';
 export { startServer, type RunningServer } from './server.js';
 export type { Store } from './store/types.js';
 export { SqliteStore } from './store/sqlite/sqlite-store.js';
+export { IdempotencyGuard, type IdempotencyOptions } from './idempotency/index.js';
+export { MemoryBuckets, parseRateLimit, RateLimiter, type RateLimit } from './rate-limit/index.js';

@@ -61,7 +61,7 @@ export async function createServices(
   const readAhead = store.kind === 'postgres' ? readAheadFor(store, collections) : undefined;
   const lockAhead = store.lockRecords ? lockAheadFor(store as Store & Required<Pick<Store, 'lockRecords'>>, collections) : undefined;
   const idempotency = store.idempotencyKeys
-    ? new IdempotencyGuard(store.idempotencyKeys, { ttlS: config.idempotencyTtlS, leaseS: config.idempotencyLeaseS, logger })
+    ? new IdempotencyGuard(store.idempotencyKeys, { ttlS: config.idempotencyTtlS, leaseS: config.idempotencyLeaseS, transactions: store, logger })
     : undefined;
   const rateLimiter = config.rateLimit ? new RateLimiter(config.rateLimit, store.rateBuckets ?? new MemoryBuckets(), { logger }) : undefined;
   const sweepers: Sweeper[] = [];

@@ -9,6 +9,8 @@ import { endpointPattern } from '../engine/paths.js';
 import type { Dispatcher, TransactionRunner } from '../engine/types.js';
 import { ApiError } from '../errors.js';
 import type { BatchEnvironment } from '../http/batch-handler.js';
+import type { IdempotencyGuard } from '../idempotency/index.js';
+import type { RateLimiter } from '../rate-limit/index.js';
 import { tooLarge } from '../http/body.js';
 import { requestToken } from '../http/web.js';
 
@@ -37,6 +39,14 @@ export interface OmnibusCommonOptions {
   compositeMaxQueries?: number;
   /** Told of every error that made a batch or one of its operations answer 5xx (to log it). */
   onError?(err: unknown): void;
+  /**
+   * Idempotent retry of batches (`Idempotency-Key`, docs/idempotency.md):
+   * `new IdempotencyGuard(store.idempotencyKeys, { ttlS, leaseS, transactions: store })`
+   * with an Omnibus store. Without it the header is ignored.
+   */
+  idempotency?: IdempotencyGuard;
+  /** A rate limit, each operation one token: `new RateLimiter({ limit: 600, windowS: 60 }, new MemoryBuckets())`. */
+  rateLimit?: RateLimiter;
 }
 
 /** The engine's view of the options: limits with their defaults, the dispatcher, the batch paths. */
@@ -57,6 +67,8 @@ export function batchEnvironment(options: OmnibusCommonOptions, dispatch: Dispat
     batchConcurrency: options.batchConcurrency ?? DEFAULTS.batchConcurrency,
     maxQueries: options.compositeMaxQueries ?? DEFAULTS.compositeMaxQueries,
     onError: options.onError,
+    idempotency: options.idempotency,
+    rateLimit: options.rateLimit,
   };
 }
 

@@ -126,18 +126,27 @@ async function runBatch(
     const prepared = validateBatch(batch, { maxOperations, batchPaths: env.batchPaths });
     if (dialect.precheck && env.precheck) await dialect.precheck(batch, env.precheck(principal));
     const refused = await reserveBudget(batch, principal, env.rateLimit);
+    // Keys commit with the batch's writes only in transactions their store's calls join; else claim before anything runs.
+    const joins = attempt !== undefined && env.transactions !== undefined && env.idempotency?.options.transactions === env.transactions;
+    if (attempt && !joins) {
+      await attempt.record(undefined);
+      attempt.committed();
+    }
     let recorded: EncodedResponse | undefined;
-    const recorder: CommitRecorder | undefined = attempt && {
-      get recorded() {
-        return attempt.recorded;
-      },
-      async write(whole) {
-        const encoded = whole && dialect.encode(batch, whole, { baseUrl });
-        await attempt.record(encoded);
-        recorded = encoded;
-      },
-      committed: () => attempt.committed(),
-    };
+    const recorder: CommitRecorder | undefined =
+      attempt && joins
+        ? {
+            get recorded() {
+              return attempt.recorded;
+            },
+            async write(whole) {
+              const encoded = whole && dialect.encode(batch, whole, { baseUrl });
+              await attempt.record(encoded);
+              recorded = encoded;
+            },
+            committed: () => attempt.committed(),
+          }
+        : undefined;
     const outcome = await executeBatch(
       prepared,
       {

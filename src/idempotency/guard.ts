@@ -1,5 +1,6 @@
 import { AsyncResource } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
+import type { TransactionRunner } from '../engine/types.js';
 import { ApiError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { IdempotencyKeyStore, IdempotencyRow, StoredResponse } from '../store/idempotency-types.js';
@@ -10,6 +11,13 @@ export interface IdempotencyOptions {
   ttlS: number;
   /** Seconds a claim holds a key for a request still running (OMNIBUS_IDEMPOTENCY_LEASE_S); renewed while it runs. */
   leaseS: number;
+  /**
+   * The transaction runner whose transactions the key store's calls join
+   * (the same Omnibus store): only in its transactions can a key commit
+   * together with a request's writes. Batches running in another runner's
+   * transactions (your own database) claim their key before they run.
+   */
+  transactions?: TransactionRunner;
   /** Epoch milliseconds (tests may move time). */
   now?: () => number;
   logger?: Pick<Logger, 'warn'>;
