@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { Hono } from 'hono';
 import { batchEnvironment, type OmnibusCommonOptions } from './adapters/shared.js';
 import { DIALECTS, mediaTypeOf } from './dialects/index.js';
@@ -34,7 +35,9 @@ export function omnibus(options: OmnibusOptions): Hono {
     for (const endpoint of dialect.endpoints) {
       app.post(endpoint.path, async (c, next) => {
         if (endpoint.mediaTypes && !endpoint.mediaTypes.includes(mediaTypeOf(c.req.header('content-type')))) return next();
-        return handleBatchRequest(dialect, c.req.raw, new URL(c.req.url).searchParams, env, (limit) => readRequestText(c, limit));
+        // On Node (@hono/node-server) the socket's address, against which failed authentications count.
+        const address = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket?.remoteAddress;
+        return handleBatchRequest(dialect, c.req.raw, new URL(c.req.url).searchParams, env, (limit) => readRequestText(c, limit), { address });
       });
     }
   }

@@ -76,4 +76,13 @@ describe('omnibus() with idempotency and a rate limit', () => {
     expect(JSON.parse(r.text).responses.map((x: { status: number }) => x.status)).toEqual([201, 201, 429]);
     expect(app.hits()).toBe(2);
   });
+
+  it('failed authentications count against the client address there too', async () => {
+    const app = await userApp(() => ({ rateLimit: new RateLimiter({ limit: 1, windowS: 3600 }, new MemoryBuckets()) }));
+    expect((await app.batch([], { authorization: 'Bearer wrong' })).status).toBe(401);
+    const over = await app.batch([], { authorization: 'Bearer wrong' });
+    expect(over.status).toBe(429);
+    expect(JSON.parse(over.text).code).toBe('rate_limited');
+    expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
 });
