@@ -45,7 +45,7 @@ export function progressReporter(label: string, totalBytes: number, initial: Pro
     const bar = new cliProgress.SingleBar(
       {
         stream,
-        format: `${label} {bar} {percentage}% | {records} records | {rate} records/s | ETA {eta} | {failed} failed`,
+        format: `${label} {bar} {percentage}% | {records} records | {rate} records/s | ETA {remaining} | {failed} failed`,
         barsize: 24,
         hideCursor: true,
         fps: 8,
@@ -54,7 +54,7 @@ export function progressReporter(label: string, totalBytes: number, initial: Pro
       },
       cliProgress.Presets.shades_classic,
     );
-    const payload = () => ({ records: last.records.toLocaleString('en-US'), rate: rate().toLocaleString('en-US'), eta: eta(), failed: last.failed });
+    const payload = () => ({ records: last.records.toLocaleString('en-US'), rate: rate().toLocaleString('en-US'), remaining: eta(), failed: last.failed });
     bar.start(Math.max(1, totalBytes), Math.min(initial.bytes, totalBytes), payload());
     return {
       update(p) {
