@@ -1,4 +1,6 @@
 import { ApiError } from '../errors.js';
+import { invalidJson } from '../json/invalid-json.js';
+import { parseJsonUnique } from '../json/unique-members.js';
 import { isPlainObject } from './merge-patch.js';
 import type { RequestBody } from './types.js';
 
@@ -11,7 +13,8 @@ function mediaType(contentType: string | undefined): string {
 
 /**
  * Reads a write's body as a JSON object: 415 for a content type the method
- * does not take, 400 `invalid_json` for text that is not JSON, 400
+ * does not take, 400 `invalid_json` for text that is not JSON or repeats a
+ * member name in an object (what a filter in front reads must be what is stored), 400
  * `bad_request` for JSON that is not an object.
  */
 export function readJsonObject(body: RequestBody, method: string): Record<string, unknown> {
@@ -33,9 +36,9 @@ export function readJsonObject(body: RequestBody, method: string): Record<string
         );
       }
       try {
-        value = JSON.parse(body.text);
+        value = parseJsonUnique(body.text);
       } catch (err) {
-        throw new ApiError(400, 'invalid_json', `The body is not valid JSON: ${(err as Error).message}`);
+        throw invalidJson(err, 'The body');
       }
     }
   }

@@ -1,17 +1,25 @@
 import { z } from 'zod';
 import { tooManyOperations } from '../engine/validate.js';
 import { ApiError } from '../errors.js';
+import { invalidJson } from '../json/invalid-json.js';
+import { parseJsonUnique } from '../json/unique-members.js';
 
-/** Parses a JSON batch document: 415 unless the content type is JSON, 400 `invalid_json` when it is not JSON. */
-export function parseJsonBatch(text: string, contentType: string | undefined, mediaTypes: readonly string[]): unknown {
+/**
+ * Parses a JSON batch document: 415 unless the content type is JSON, 400
+ * `invalid_json` when it is not JSON or an object in it repeats a member
+ * name (anywhere, operation bodies included: a filter that keeps the first
+ * of two `method`s would see another batch than the one that runs).
+ * `format` is the dialect's name in messages ("ops batch").
+ */
+export function parseJsonBatch(text: string, contentType: string | undefined, mediaTypes: readonly string[], format: string): unknown {
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   if (!mediaTypes.includes(type)) {
-    throw new ApiError(415, 'unsupported_media_type', `A batch takes ${mediaTypes.join(' or ')}, not ${type || 'a body without Content-Type'}.`);
+    throw new ApiError(415, 'unsupported_media_type', `The ${format} takes ${mediaTypes.join(' or ')}, not ${type || 'a body without Content-Type'}.`);
   }
   try {
-    return JSON.parse(text);
+    return parseJsonUnique(text);
   } catch (err) {
-    throw new ApiError(400, 'invalid_json', `The batch is not valid JSON: ${(err as Error).message}`);
+    throw invalidJson(err, `The ${format}`);
   }
 }
 

@@ -27,7 +27,7 @@ export const opsDialect: Dialect = {
   maxOperations: (config) => config.maxOps,
 
   decode(input, limits) {
-    const raw = parseJsonBatch(input.text, input.contentType, ['application/json']);
+    const raw = parseJsonBatch(input.text, input.contentType, ['application/json'], 'ops batch');
     checkCount((raw as { requests?: unknown } | null)?.requests, limits.maxOperations);
     const doc = parseShape(batchSchema, raw, 'ops batch');
     const operations: Operation[] = doc.requests.map((r, index) => ({

@@ -66,7 +66,7 @@ export const partsDialect: Dialect = {
   maxOperations: (config) => config.maxOps,
 
   decode(input, limits) {
-    const raw = parseJsonBatch(input.text, input.contentType, ['application/json', ADF_BATCH_MEDIA_TYPE]);
+    const raw = parseJsonBatch(input.text, input.contentType, ['application/json', ADF_BATCH_MEDIA_TYPE], 'parts batch');
     checkCount((raw as { parts?: unknown } | null)?.parts, limits.maxOperations);
     const doc = parseShape(batchSchema, raw, 'parts batch');
     const operations: Operation[] = doc.parts.map((part, index) => {

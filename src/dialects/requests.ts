@@ -32,7 +32,7 @@ export const requestsDialect: Dialect = {
   maxOperations: (config) => config.maxOps,
 
   decode(input, limits) {
-    const raw = parseJsonBatch(input.text, input.contentType, ['application/json']);
+    const raw = parseJsonBatch(input.text, input.contentType, ['application/json'], 'requests batch');
     checkCount(raw, limits.maxOperations);
     const list = parseShape(batchSchema, raw, 'requests batch');
     const inherited = inheritedHeaders(input.headers);

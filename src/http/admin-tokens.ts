@@ -3,6 +3,8 @@ import { createToken } from '../auth/authenticator.js';
 import { hasScope, type Principal } from '../auth/principal.js';
 import { parseScopes, TENANT_PATTERN } from '../auth/tokens.js';
 import { ApiError } from '../errors.js';
+import { invalidJson } from '../json/invalid-json.js';
+import { parseJsonUnique } from '../json/unique-members.js';
 import type { Services } from '../services.js';
 import type { TokenInfo } from '../store/types.js';
 import { readRequestText } from './node-incoming.js';
@@ -59,9 +61,9 @@ export function adminTokenRoutes(services: Pick<Services, 'auth' | 'config'>): H
     const text = await readRequestText(c, services.config.maxBatchBytes);
     let body: unknown;
     try {
-      body = text.trim() === '' ? {} : JSON.parse(text);
-    } catch {
-      throw new ApiError(400, 'invalid_json', 'The body is not valid JSON.');
+      body = text.trim() === '' ? {} : parseJsonUnique(text);
+    } catch (err) {
+      throw invalidJson(err, 'The body');
     }
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new ApiError(400, 'bad_request', 'The body must be an object: {"scopes":["read","write"]}.');

@@ -45,7 +45,7 @@ const INHERITED = new Set(['accept', 'authorization', 'content-type']);
  * references), resolved at run time on parsed JSON.
  */
 export function decodeComposite(input: DecodeInput, limits: DecodeLimits): Batch {
-  const raw = parseJsonBatch(input.text, input.contentType, ['application/json']);
+  const raw = parseJsonBatch(input.text, input.contentType, ['application/json'], 'Composite request');
   checkCount((raw as { compositeRequest?: unknown } | null)?.compositeRequest, limits.maxOperations);
   const doc = parseShape(compositeSchema, raw, 'Composite request');
   const subrequests = doc.compositeRequest;

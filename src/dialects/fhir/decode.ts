@@ -4,6 +4,8 @@ import { checkHeader } from '../../engine/headers.js';
 import { ApiError } from '../../errors.js';
 import { decodePathSegments } from '../../paths.js';
 import { checkCount } from '../json-input.js';
+import { invalidJson } from '../../json/invalid-json.js';
+import { parseJsonUnique } from '../../json/unique-members.js';
 import type { DecodeInput } from '../types.js';
 import { processingOrder } from './order.js';
 import { checkBatchResource, rewriteQuery, rewriteResource, type FullUrlTarget } from './references.js';
@@ -79,9 +81,13 @@ export function decodeBundle(input: DecodeInput, maxOperations: number): { batch
   checkContentType(input.contentType);
   let doc: unknown;
   try {
-    doc = JSON.parse(input.text);
+    doc = parseJsonUnique(input.text);
   } catch (err) {
-    throw new ApiError(400, 'invalid_json', `The FHIR Bundle is not valid JSON: ${(err as Error).message}`);
+    const refusal = invalidJson(err, 'The FHIR Bundle');
+    // A repeat inside an entry points the OperationOutcome's expression at it.
+    const entry = /^\/entry\/(\d+)(\/|$)/.exec(String(refusal.extensions['pointer'] ?? ''));
+    if (entry) entryOfError.set(refusal, Number(entry[1]));
+    throw refusal;
   }
   if (!isObject(doc) || doc['resourceType'] !== 'Bundle') throw new ApiError(400, 'bad_request', 'The body is not a FHIR Bundle: its resourceType must be "Bundle".');
   const type = doc['type'];

@@ -3,6 +3,7 @@ import type { Batch, BodyReference, Operation, OperationReferences } from '../..
 import { ApiError } from '../../errors.js';
 import { decodePathSegments } from '../../paths.js';
 import { checkCount } from '../json-input.js';
+import { parseJsonUnique, RepeatedMemberError } from '../../json/unique-members.js';
 import type { DecodeInput } from '../types.js';
 import { FORMAT, operationPointer, pointer, refusal } from './errors.js';
 import { LocalIds, type LocalIdentity } from './lids.js';
@@ -61,8 +62,9 @@ export function decodeAtomicBatch(input: DecodeInput, maxOperations: number): { 
   checkAtomicContentType(input.contentType);
   let doc: unknown;
   try {
-    doc = JSON.parse(input.text);
+    doc = parseJsonUnique(input.text);
   } catch (err) {
+    if (err instanceof RepeatedMemberError) throw refusal(400, 'invalid_json', err.member.pointer, `${FORMAT}: the document is refused: ${err.message}.`);
     throw new ApiError(400, 'invalid_json', `${FORMAT}: the document is not valid JSON: ${(err as Error).message}`);
   }
   if (!isObject(doc)) throw new ApiError(400, 'bad_request', `${FORMAT}: the document must be a JSON object with an atomic:operations array.`);

@@ -39,7 +39,7 @@ export interface ODataBatchInfo {
  * more than case. The engine checks the dependencies and paths.
  */
 export function decodeODataBatch(input: DecodeInput, maxOperations: number): { batch: Batch; info: ODataBatchInfo } {
-  const raw = parseJsonBatch(input.text, input.contentType, ['application/json']);
+  const raw = parseJsonBatch(input.text, input.contentType, ['application/json'], 'OData JSON batch');
   checkCount((raw as { requests?: unknown } | null)?.requests, maxOperations);
   const requests = parseShape(batchSchema, raw, 'OData JSON batch').requests;
 
