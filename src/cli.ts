@@ -96,20 +96,31 @@ Examples:
     const logger = createLogger(config.logLevel, { format: logFormatFrom(process.env['LOG_FORMAT'], process.stdout.isTTY === true) });
     const starting = startServer(config, { logger, onFirstToken: printFirstToken });
     // Installed before the server is up, so a signal during start-up still ends it cleanly.
-    const shutdown = (signal: string) => {
-      logger.info({ signal }, 'shutting down: finishing running requests');
-      starting
-        .then((server) => server.close())
-        .then(
-          () => process.exit(0),
-          (err: unknown) => {
-            logger.error({ err }, 'shutdown failed');
-            process.exit(1);
-          },
-        );
+    // The first SIGTERM/SIGINT stops gracefully; a second one ends the running requests at once.
+    // Exit code 0 when every request received was answered, 1 when some had to be cut off.
+    let signals = 0;
+    const onSignal = (signal: string) => {
+      signals++;
+      if (signals === 1) {
+        logger.info({ signal }, `${signal}: shutting down (a second signal ends running requests at once)`);
+        starting
+          .then((server) => server.shutdown())
+          .then(
+            ({ cut }) => process.exit(cut > 0 ? 1 : 0),
+            (err: unknown) => {
+              logger.error({ err }, 'shutdown failed');
+              process.exit(1);
+            },
+          );
+        return;
+      }
+      logger.warn({ signal }, `${signal} again: ending running requests now`);
+      void starting.then((server) => server.abort()).catch(() => {});
+      // Should closing the store itself hang, the second signal still ends the process.
+      setTimeout(() => process.exit(1), 5000).unref();
     };
-    process.once('SIGINT', () => shutdown('SIGINT'));
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => onSignal('SIGINT'));
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
     const server = await starting;
     // The server logs this line at info; below that level it still appears, once, on stdout.
     if (!logger.isLevelEnabled('info')) process.stdout.write(`omnibus: listening on ${server.url} (${server.services.store.kind})\n`);

@@ -1,8 +1,10 @@
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { createToken } from './auth/authenticator.js';
 import type { Config } from './config.js';
 import { createHttpApp } from './http/app.js';
+import { drainable } from './http/drain.js';
 import { silentLogger, type Logger } from './log.js';
 import { createServices, type Services } from './services.js';
 import { errorCode, errorMessage, StartupError } from './startup-error.js';
@@ -12,9 +14,26 @@ export interface RunningServer {
   url: string;
   port: number;
   services: Services;
-  /** Stops accepting connections, lets in-flight requests finish, then closes the store. */
+  /**
+   * Graceful stop: refuses new connections, closes idle keep-alive ones, lets
+   * running requests finish (no batch operation starts later than the batch
+   * deadline from now; connections still open `SHUTDOWN_GRACE_MS` after that
+   * are ended), then closes the store. Calling it again returns the same stop.
+   */
+  shutdown(): Promise<ShutdownResult>;
+  /** `shutdown()`, for callers that need not know how it went. */
   close(): Promise<void>;
+  /** Ends every connection now (running requests get no answer), then stops as `shutdown()` does. */
+  abort(): Promise<ShutdownResult>;
 }
+
+/** How a stop went: `cut` requests were ended unanswered (0 for a clean stop). */
+export interface ShutdownResult {
+  cut: number;
+}
+
+/** After the shutdown's batch deadline: time for the operations running then to finish and their answers to be written. */
+export const SHUTDOWN_GRACE_MS = 2000;
 
 export interface StartOptions {
   logger?: Logger;
@@ -52,23 +71,37 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   logger.info({ url, store: services.store.kind }, `listening on ${url} (${services.store.kind})`);
 
-  let closing: Promise<void> | undefined;
+  const connections = drainable(server as Server);
+  let closing: Promise<ShutdownResult> | undefined;
+  const shutdown = (): Promise<ShutdownResult> => {
+    closing ??= (async () => {
+      const stopBy = Date.now() + config.batchDeadlineMs;
+      services.operationsStopAt = stopBy;
+      const draining = connections.drain(stopBy + SHUTDOWN_GRACE_MS);
+      logger.info(
+        { running: connections.running, deadlineMs: config.batchDeadlineMs },
+        `stopped accepting connections; finishing ${connections.running} running requests`,
+      );
+      const result = await draining;
+      if (result.cut > 0) logger.warn({ cut: result.cut }, `ended ${result.cut} requests before they were answered`);
+      await services.auth.flushUses();
+      await services.stopBackground();
+      await services.store.close();
+      logger.info({ cut: result.cut }, 'stopped: store closed');
+      return result;
+    })();
+    return closing;
+  };
   return {
     url,
     port,
     services,
-    close() {
-      closing ??= (async () => {
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          // Idle keep-alive sockets would hold close() open; in-flight requests still finish.
-          if ('closeIdleConnections' in server) server.closeIdleConnections();
-        });
-        await services.auth.flushUses();
-        await services.stopBackground();
-        await services.store.close();
-      })();
-      return closing;
+    shutdown,
+    close: () => shutdown().then(() => {}),
+    abort() {
+      const stopping = shutdown();
+      void connections.cutAll();
+      return stopping;
     },
   };
 }

@@ -35,6 +35,8 @@ export interface Services {
   rateLimiter?: RateLimiter;
   /** Stops background work (sweeps of expired keys and idle buckets); waits for a sweep in progress. */
   stopBackground(): Promise<void>;
+  /** Set once the server shuts down: epoch ms after which no batch operation starts (504 `deadline_exceeded`). */
+  operationsStopAt?: number;
 }
 
 export async function createServices(

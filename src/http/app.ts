@@ -144,6 +144,7 @@ function serverBatchEnvironment(services: Services): BatchEnvironment {
   return {
     maxBatchBytes: config.maxBatchBytes,
     batchDeadlineMs: config.batchDeadlineMs,
+    operationsStopAt: () => services.operationsStopAt,
     maxOperations: (dialect) => dialect.maxOperations(config),
     // Every dialect's endpoints, registered here or not: no operation may reach any batch endpoint.
     batchPaths: batchPathsOf(DIALECTS),

@@ -14,6 +14,8 @@ import { headerMap, requestToken } from './web.js';
 export interface BatchEnvironment {
   maxBatchBytes: number;
   batchDeadlineMs: number;
+  /** Epoch ms after which no operation starts whatever the batch's own deadline (a shutting-down server's). */
+  operationsStopAt?(): number | undefined;
   maxOperations(dialect: Dialect): number;
   /** Paths of every batch endpoint (see `batchPathKey`): operations may not target them. */
   batchPaths: ReadonlySet<string>;
@@ -157,7 +159,7 @@ async function runBatch(
         lockAhead: env.lockAhead,
         concurrency: env.batchConcurrency,
         onUnexpectedError: env.onError,
-        deadline: Date.now() + env.batchDeadlineMs,
+        deadline: Math.min(Date.now() + env.batchDeadlineMs, env.operationsStopAt?.() ?? Infinity),
         authenticateOperation: dialect.perOperationToken ? (token) => env.authenticate(token) : undefined,
         recorder,
         refused,
