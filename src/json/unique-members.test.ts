@@ -58,10 +58,12 @@ describe('parseJsonUnique', () => {
     expect(repeated(' { "t" : "10:30" ,\n "t" : "11:00" } ')).toMatchObject({ name: 't', pointer: '' });
     expect(repeated('{"\\"":1,"\\"":2}')).toMatchObject({ name: '"' });
     expect(repeated('{"__proto__":1,"__proto__":2}')).toMatchObject({ name: '__proto__' });
+    expect(repeated('{"a\\\\":1,"a\\\\":2}')).toMatchObject({ name: 'a\\' });
+    expect(repeated('{"t":": x","t":1}')).toMatchObject({ name: 't' });
   });
 
   it('keeps what JSON.parse gives for documents without a repeat, and JSON.parse\'s errors', () => {
-    for (const text of ['{"a":"b:c","d:e":{"f":["g:h",{"a":1}]}}', '{"a":{"a":{"a":1}},"b":[{"a":1},{"a":2}]}', '{"x":"\\u003a","y":"\\u003A:"}', '[1,"a:b",null]', '"x:y"', '{}', '[]']) {
+    for (const text of ['{"a":"b:c","d:e":{"f":["g:h",{"a":1}]}}', '{"a":{"a":{"a":1}},"b":[{"a":1},{"a":2}]}', '{"x":"\\u003a","y":"\\u003A:"}', '[1,"a:b",null]', '"x:y"', '{}', '[]', '{":":": x","b":" :","c":"\\\\:"}', '{"a":"\\":"}']) {
       expect(parseJsonUnique(text)).toEqual(JSON.parse(text));
     }
     expect(() => parseJsonUnique('{"a":1,}')).toThrow(SyntaxError);

@@ -8,11 +8,13 @@
  * disagreement.
  *
  * JSON.parse stays the parser. A repeat is then detected by counting: every
- * member of the text has exactly one `:` outside strings, so the text's
- * colons less those inside the parsed strings equal the parsed members
- * unless a name repeated (the parsed object has fewer). Only a document that
- * fails the count (or writes a colon as `\u003a`, which the count cannot see)
- * is scanned again to name the member and where it is.
+ * member of the text has one `:` outside strings, right after its name's
+ * closing quote. The text's colons that may be such a colon (those after an
+ * unescaped `"`, whitespace aside) are at least its members, which are at
+ * least the parsed object's members, fewer exactly when a name repeated. So
+ * equal counts prove there is no repeat; only a document that fails the count
+ * (a repeat, or a string whose text starts with a colon) is scanned again to
+ * name the member and where it is.
  */
 
 /** A member name that an object of a JSON document repeats. */
@@ -49,44 +51,56 @@ export function parseJsonUnique(text: string): unknown {
 /** False when `value`, parsed from `text`, certainly has every member the text has. */
 function mayRepeatMembers(text: string, value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return false;
-  const colons = colonsIn(text);
-  // An object repeating a name has at least two members.
-  if (colons < 2) return false;
-  // `\u003a` is a colon in a parsed string but none in the text: the count would be off.
-  if (text.includes('\\u003a') || text.includes('\\u003A')) return true;
-  return colons !== membersAndStringColons(value);
+  const members = membersOf(value, 0);
+  return members < 0 || colonsAfterQuotes(text) !== members;
 }
 
-function colonsIn(s: string): number {
+/** Deeper than this, `membersOf` gives up (-1) rather than recurse further; the scan has no such limit. */
+const MAX_COUNTED_DEPTH = 1000;
+
+/** How many members the objects of a parsed value have, or -1 when it nests deeper than MAX_COUNTED_DEPTH. */
+function membersOf(x: object, depth: number): number {
+  if (depth > MAX_COUNTED_DEPTH) return -1;
   let n = 0;
-  for (let i = s.indexOf(':'); i !== -1; i = s.indexOf(':', i + 1)) n++;
+  if (Array.isArray(x)) {
+    for (let i = 0; i < x.length; i++) {
+      const v: unknown = x[i];
+      if (typeof v === 'object' && v !== null) {
+        const m = membersOf(v, depth + 1);
+        if (m < 0) return -1;
+        n += m;
+      }
+    }
+  } else {
+    const record = x as Record<string, unknown>;
+    for (const name in record) {
+      n++;
+      const v = record[name];
+      if (typeof v === 'object' && v !== null) {
+        const m = membersOf(v, depth + 1);
+        if (m < 0) return -1;
+        n += m;
+      }
+    }
+  }
   return n;
 }
 
-/** The members of every object in `root` plus the colons of every string (names and values), without recursion (documents may nest deep). */
-function membersAndStringColons(root: object): number {
+/**
+ * The colons of the text that follow an unescaped `"` (whitespace aside):
+ * every member's colon, and in-string colons only where a string's text
+ * starts with one. A colon after anything else is inside a string.
+ */
+function colonsAfterQuotes(text: string): number {
   let n = 0;
-  const stack: object[] = [root];
-  while (stack.length > 0) {
-    const x = stack.pop()!;
-    if (Array.isArray(x)) {
-      for (let i = 0; i < x.length; i++) {
-        const v: unknown = x[i];
-        if (typeof v === 'string') {
-          if (v.includes(':')) n += colonsIn(v);
-        } else if (typeof v === 'object' && v !== null) stack.push(v);
-      }
-    } else {
-      const record = x as Record<string, unknown>;
-      for (const name in record) {
-        n++;
-        if (name.includes(':')) n += colonsIn(name);
-        const v = record[name];
-        if (typeof v === 'string') {
-          if (v.includes(':')) n += colonsIn(v);
-        } else if (typeof v === 'object' && v !== null) stack.push(v);
-      }
-    }
+  for (let i = text.indexOf(':'); i !== -1; i = text.indexOf(':', i + 1)) {
+    let j = i - 1;
+    let c = text.charCodeAt(j);
+    while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = text.charCodeAt(--j);
+    if (c !== 0x22 /* " */) continue;
+    let backslashes = 0;
+    while (text.charCodeAt(j - 1 - backslashes) === 0x5c /* \ */) backslashes++;
+    if (backslashes % 2 === 0) n++;
   }
   return n;
 }
