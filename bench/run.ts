@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { RESULTS_DIR } from './support.js';
 
-const MODULES = ['dispatch.bench.ts', 'dialects.bench.ts', 'postgres.bench.ts', 'store.bench.ts', 'odata.bench.ts', 'odata-multipart.bench.ts', 'fhir.bench.ts', 'composite.bench.ts', 'adapters.bench.ts', 'idempotency.bench.ts', 'jsonapi-atomic.bench.ts', 'import.bench.ts'];
+const MODULES = ['dispatch.bench.ts', 'dialects.bench.ts', 'postgres.bench.ts', 'store.bench.ts', 'odata.bench.ts', 'odata-multipart.bench.ts', 'fhir.bench.ts', 'composite.bench.ts', 'adapters.bench.ts', 'idempotency.bench.ts', 'jsonapi-atomic.bench.ts', 'import.bench.ts', 'json-duplicates.bench.ts'];
 const only = process.argv.slice(2);
 
 for (const file of MODULES) {
