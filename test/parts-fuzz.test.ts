@@ -26,7 +26,8 @@ import { startTestServer, type TestServer } from './support/server.js';
  * and mutations of valid batches. What it accepts is one transaction group
  * and encodes whether it succeeded or failed; refusals are problem+json with
  * the error's code. Over HTTP a sample of mutated batches never answers 5xx,
- * and a batch refused or failed (rolled back) wrote nothing. Case counts: test/support/fuzz.ts (OMNIBUS_FUZZ_RUNS).
+ * and a batch refused or failed (rolled back) wrote nothing. Case counts:
+ * test/support/fuzz.ts (OMNIBUS_FUZZ_RUNS).
  */
 const harness: DecoderHarness = {
   dialect: partsDialect,
