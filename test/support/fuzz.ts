@@ -4,7 +4,7 @@ import { batchPathsOf, DIALECTS, type Dialect } from '../../src/dialects/index.j
 import type { EncodedResponse } from '../../src/dialects/types.js';
 import { checkBackReferences } from '../../src/engine/references.js';
 import type { Batch, BatchOutcome, OperationResult } from '../../src/engine/types.js';
-import { validateBatch } from '../../src/engine/validate.js';
+import { validateBatch, type PreparedOperation } from '../../src/engine/validate.js';
 import { ApiError } from '../../src/errors.js';
 
 /**
@@ -94,6 +94,8 @@ export interface DecoderHarness {
   errorForm(encoded: EncodedResponse, error: ApiError): void;
   /** Checks the answer to a batch that decoded and ran. */
   answerForm(encoded: EncodedResponse, batch: Batch): void;
+  /** What else the server does before running a validated batch (resolving references); may refuse with a client error. */
+  beforeRun?(prepared: PreparedOperation[]): void;
 }
 
 const VALIDATION_LIMITS = { batchPaths: batchPathsOf(DIALECTS) };
@@ -120,6 +122,7 @@ export function decodeOrRefuse(h: DecoderHarness, text: string, contentType: str
     batch = h.dialect.decode({ text, contentType, headers: new Map(Object.entries(h.headers ?? {})), baseUrl: ORIGIN }, { maxOperations: h.maxOperations });
     const prepared = validateBatch(batch, { ...VALIDATION_LIMITS, maxOperations: h.maxOperations });
     checkBackReferences(prepared);
+    h.beforeRun?.(prepared);
   } catch (err) {
     if (!(err instanceof ApiError)) throw new Error(`${h.dialect.name}: decoding threw ${String(err)} for ${JSON.stringify(text.slice(0, 300))}`);
     if (err.status >= 500) throw new Error(`${h.dialect.name}: refused with ${err.status} ${err.code} for ${JSON.stringify(text.slice(0, 300))}`);
