@@ -36,6 +36,8 @@ export interface Config {
   idempotencyLeaseS: number;
   /** Requests per window per principal (OMNIBUS_RATE_LIMIT, e.g. `600/60s`); undefined: no limit. */
   rateLimit?: RateLimit;
+  /** OMNIBUS_METRICS_PORT: serve `/metrics` on this port of `host`, without a token, and not on `port`; undefined: on `port`, to admin tokens. */
+  metricsPort?: number;
   logLevel: string;
   /** When true, any valid single-segment collection name is created on first write. */
   openCollections: boolean;
@@ -96,6 +98,7 @@ const envSchema = z.object({
       return limit ?? z.NEVER;
     })
     .optional(),
+  OMNIBUS_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   OMNIBUS_CONFIG: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
 });
@@ -148,6 +151,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     idempotencyTtlS: e.OMNIBUS_IDEMPOTENCY_TTL_S ?? DEFAULTS.idempotencyTtlS,
     idempotencyLeaseS: e.OMNIBUS_IDEMPOTENCY_LEASE_S ?? DEFAULTS.idempotencyLeaseS,
     rateLimit: e.OMNIBUS_RATE_LIMIT,
+    metricsPort: e.OMNIBUS_METRICS_PORT,
     logLevel: e.LOG_LEVEL ?? DEFAULTS.logLevel,
   };
   if (e.OMNIBUS_CONFIG) applyConfigFile(config, e.OMNIBUS_CONFIG);

@@ -6,6 +6,7 @@ import type { Config } from './config.js';
 import { createHttpApp } from './http/app.js';
 import { drainable } from './http/drain.js';
 import { silentLogger, type Logger } from './log.js';
+import { listenMetrics, type MetricsListener } from './metrics/index.js';
 import { createServices, type Services } from './services.js';
 import { errorCode, errorMessage, StartupError } from './startup-error.js';
 import type { Store } from './store/types.js';
@@ -14,6 +15,8 @@ export interface RunningServer {
   url: string;
   port: number;
   services: Services;
+  /** Where `/metrics` is served without a token when `metricsPort` (OMNIBUS_METRICS_PORT) is set. */
+  metricsUrl?: string;
   /**
    * Graceful stop: refuses new connections, closes idle keep-alive ones, lets
    * running requests finish (no batch operation starts later than the batch
@@ -51,7 +54,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const logger = options.logger ?? silentLogger;
   const services = await createServices(config, { store: options.store, logger });
   services.auth.log = logger;
-  let server: ServerType;
+  let server: ServerType | undefined;
+  let metricsListener: MetricsListener | undefined;
   try {
     if (services.auth.removedEnvTokens.length > 0) {
       logger.info({ ids: services.auth.removedEnvTokens }, 'tokens no longer listed in OMNIBUS_TOKENS were revoked');
@@ -62,7 +66,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     }
     const app = createHttpApp(services);
     server = await listen(app.fetch, config.host, config.port);
+    if (config.metricsPort !== undefined) {
+      metricsListener = await listenMetrics(services.meter, config.host, config.metricsPort).catch((err: unknown) => {
+        throw listenError(err, config.host, config.metricsPort!, 'OMNIBUS_METRICS_PORT');
+      });
+    }
   } catch (err) {
+    server?.close();
     await services.stopBackground().catch(() => {});
     await services.store.close().catch(() => {});
     throw err;
@@ -70,6 +80,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   logger.info({ url, store: services.store.kind }, `listening on ${url} (${services.store.kind})`);
+  if (metricsListener) logger.info({ url: metricsListener.url }, `metrics on ${metricsListener.url}/metrics`);
 
   const connections = drainable(server as Server);
   let closing: Promise<ShutdownResult> | undefined;
@@ -87,6 +98,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       await services.auth.flushUses();
       await services.stopBackground();
       await services.store.close();
+      await metricsListener?.close();
       logger.info({ cut: result.cut }, 'stopped: store closed');
       return result;
     })();
@@ -96,6 +108,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     url,
     port,
     services,
+    ...(metricsListener ? { metricsUrl: metricsListener.url } : {}),
     shutdown,
     close: () => shutdown().then(() => {}),
     abort() {
@@ -114,13 +127,13 @@ function listen(fetch: (req: Request, env?: unknown) => Response | Promise<Respo
 }
 
 /** What an operator reads when the port cannot be had. */
-export function listenError(err: unknown, host: string, port: number): StartupError {
+export function listenError(err: unknown, host: string, port: number, setting = 'PORT (or --port)'): StartupError {
   const code = errorCode(err);
   const text =
     code === 'EADDRINUSE'
-      ? `port ${port} is in use: set PORT (or --port) to a free port, or stop the process that holds it`
+      ? `port ${port} is in use: set ${setting} to a free port, or stop the process that holds it`
       : code === 'EACCES'
-        ? `port ${port} needs privileges this user does not have: set PORT (or --port) to a port above 1023`
+        ? `port ${port} needs privileges this user does not have: set ${setting} to a port above 1023`
         : code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN'
           ? `cannot listen on ${host}: no such address on this machine (${code}): set HOST (or --host), e.g. 127.0.0.1 or 0.0.0.0`
           : `cannot listen on ${host}:${port}: ${errorMessage(err)}${code ? ` (${code})` : ''}`;

@@ -10,7 +10,7 @@ import type { LockAhead, ReadAhead } from './engine/types.js';
 import { silentLogger, type Logger } from './log.js';
 import { errorFields, logFields } from './log-context.js';
 import { IdempotencyGuard, Sweeper, sweepIntervalMs } from './idempotency/index.js';
-import { RequestMeter } from './metrics.js';
+import { instrumentStore, resourceRouteTemplate, ServerMetrics } from './metrics/index.js';
 import { MemoryBuckets, RateLimiter } from './rate-limit/index.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/types.js';
@@ -21,7 +21,10 @@ export interface Services {
   store: Store;
   auth: Authenticator;
   api: ApiHandler;
-  meter: RequestMeter;
+  /** The server's Prometheus metrics (src/metrics/). */
+  meter: ServerMetrics;
+  /** The route template of a resource API path, for metrics and logs (`/v1/{collection}/{id}`). */
+  resourceRoute(path: string): string;
   logger: Logger;
   /** Fetches a batch's runs of reads in one query where the store's round trips are costly. */
   readAhead?: ReadAhead;
@@ -43,11 +46,11 @@ export async function createServices(
   config: Config,
   options: { store?: Store; logger?: Logger; extraRoutes?: ExtraRoute[] } = {},
 ): Promise<Services> {
-  const store = options.store ?? (await openStore(config, options.logger));
+  const meter = new ServerMetrics();
+  const store = instrumentStore(options.store ?? (await openStore(config, options.logger)), meter);
   const auth = new Authenticator(store);
   await bootstrapTokens(auth, config.tokens);
   const collections = new CollectionRegistry(config.collections, config.openCollections);
-  const meter = new RequestMeter();
   const logger = options.logger ?? silentLogger;
   const logUnexpected = (err: unknown): void => logger.error({ ...logFields(), err: errorFields(err) }, 'unexpected error');
   const api = meter.wrap(createApiHandler({
@@ -77,5 +80,6 @@ export async function createServices(
   const stopBackground = async (): Promise<void> => {
     await Promise.all(sweepers.map((s) => s.stop()));
   };
-  return { config, store, auth, api, meter, logger, readAhead, lockAhead, logUnexpected, idempotency, rateLimiter, stopBackground };
+  const resourceRoute = (path: string): string => resourceRouteTemplate(path, collections);
+  return { config, store, auth, api, meter, resourceRoute, logger, readAhead, lockAhead, logUnexpected, idempotency, rateLimiter, stopBackground };
 }

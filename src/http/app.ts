@@ -7,13 +7,16 @@ import { batchPathsOf, DIALECTS, mediaTypeOf, type Dialect } from '../dialects/i
 import { ApiError, toApiError } from '../errors.js';
 import { IDEMPOTENCY_KEY_HEADER, parseIdempotencyKey, requestFingerprint, runKeyedWrite } from '../idempotency/index.js';
 import { withLogFields } from '../log-context.js';
+import { RouteMatcher } from '../metrics/index.js';
 import type { Services } from '../services.js';
 import { adminTokenRoutes } from './admin-tokens.js';
 import { handleBatchRequest, type BatchEnvironment } from './batch-handler.js';
+import { serverBatchObserver } from './batch-observer.js';
 import { readRequestText } from './node-incoming.js';
 import { headerMap, problemWebResponse, rawTarget, requestToken, toWebResponse } from './web.js';
 
-export type OmnibusEnv = { Variables: { requestId: string; principal: Principal } };
+/** `dialect`: set by a batch endpoint that took the request (for metrics and the request's log line). */
+export type OmnibusEnv = { Variables: { requestId: string; principal: Principal; dialect?: string } };
 
 /**
  * The HTTP adapter: Hono in front of the framework-free resource API. It
@@ -29,14 +32,22 @@ export function createHttpApp(services: Services, dialects: readonly Dialect[] =
     return problemWebResponse(toApiError(err));
   });
 
+  // The app's own routes, for the `route` label; built at the first request, once every route is registered.
+  let routes: RouteMatcher | undefined;
+  const routeOf = (path: string): string =>
+    (routes ??= new RouteMatcher(app.routes.map((r) => r.path))).match(path) ?? services.resourceRoute(path);
+
   app.use('*', async (c, next) => {
-    const requestId = sanitizeRequestId(c.req.header('x-request-id')) ?? randomUUID();
+    const requestId = acceptedRequestId(c.req.header('x-request-id')) ?? randomUUID();
     c.set('requestId', requestId);
     const started = performance.now();
     await withLogFields({ reqId: requestId, method: c.req.method, route: c.req.path }, next);
     c.res.headers.set('x-request-id', requestId);
+    const ms = performance.now() - started;
+    const dialect = c.get('dialect');
+    services.meter.httpRequest(dialect ?? 'none', c.req.method, routeOf(c.req.path), c.res.status, ms / 1000);
     logger.info(
-      { reqId: requestId, method: c.req.method, path: c.req.path, status: c.res.status, ms: +(performance.now() - started).toFixed(2) },
+      { reqId: requestId, method: c.req.method, path: c.req.path, ...(dialect ? { dialect } : {}), status: c.res.status, ms: +ms.toFixed(2) },
       'request',
     );
   });
@@ -55,6 +66,7 @@ export function createHttpApp(services: Services, dialects: readonly Dialect[] =
     for (const endpoint of dialect.endpoints) {
       app.post(endpoint.path, async (c, next) => {
         if (endpoint.mediaTypes && !endpoint.mediaTypes.includes(mediaTypeOf(c.req.header('content-type')))) return next();
+        c.set('dialect', dialect.name);
         return handleBatchRequest(dialect, c.req.raw, rawTarget(c).query, batchEnv, (limit) => readRequestText(c, limit), {
           address: clientAddress(c),
         });
@@ -90,10 +102,13 @@ export function createHttpApp(services: Services, dialects: readonly Dialect[] =
     await next();
   });
 
-  app.get('/metrics', (c) => {
-    if (!hasScope(c.get('principal'), 'admin')) throw new ApiError(403, 'forbidden', 'Metrics need the admin scope.');
-    return c.text(services.meter.render(), 200, { 'content-type': 'text/plain; version=0.0.4' });
-  });
+  // With OMNIBUS_METRICS_PORT the metrics are served on that port only (src/metrics/metrics-server.ts).
+  if (config.metricsPort === undefined) {
+    app.get('/metrics', async (c) => {
+      if (!hasScope(c.get('principal'), 'admin')) throw new ApiError(403, 'forbidden', 'Metrics need the admin scope.');
+      return c.body(await services.meter.render(), 200, { 'content-type': services.meter.contentType });
+    });
+  }
 
   app.route('/admin/tokens', adminTokenRoutes(services));
 
@@ -135,9 +150,17 @@ function clientAddress(c: Context): string | undefined {
   return (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket?.remoteAddress;
 }
 
-function sanitizeRequestId(id: string | undefined): string | undefined {
-  return id && /^[A-Za-z0-9._:-]{1,128}$/.test(id) ? id : undefined;
+/**
+ * A client's `X-Request-Id`, kept when it is 1 to 128 characters of letters,
+ * digits and `-_.:+/=@~` (UUIDs, ULIDs, hex, base64 and base64url ids, a
+ * proxy's `host:counter`); anything else is replaced by a fresh UUID, never
+ * echoed, so that what lands in logs and headers is always plain.
+ */
+export function acceptedRequestId(id: string | undefined): string | undefined {
+  return id !== undefined && REQUEST_ID.test(id) ? id : undefined;
 }
+
+const REQUEST_ID = /^[A-Za-z0-9._:+/=@~-]{1,128}$/;
 
 function serverBatchEnvironment(services: Services): BatchEnvironment {
   const { config, store, auth, logger } = services;
@@ -163,5 +186,6 @@ function serverBatchEnvironment(services: Services): BatchEnvironment {
     onError: (err) => services.logUnexpected(err),
     idempotency: services.idempotency,
     rateLimit: services.rateLimiter,
+    observer: serverBatchObserver(services.meter, logger, services.resourceRoute),
   };
 }

@@ -1,7 +1,7 @@
 import type { Principal } from '../auth/principal.js';
 import type { Dialect, PrecheckEnvironment } from '../dialects/types.js';
 import { executeBatch } from '../engine/execute.js';
-import type { Batch, CommitRecorder, Dispatcher, LockAhead, ReadAhead, TransactionRunner } from '../engine/types.js';
+import type { Batch, BatchOutcome, CommitRecorder, Dispatcher, LockAhead, ReadAhead, TransactionRunner } from '../engine/types.js';
 import { validateBatch } from '../engine/validate.js';
 import { ApiError, toApiError } from '../errors.js';
 import { IDEMPOTENCY_KEY_HEADER, KeyTaken, parseIdempotencyKey, requestFingerprint, type IdempotencyGuard, type KeyAttempt } from '../idempotency/index.js';
@@ -35,6 +35,21 @@ export interface BatchEnvironment {
   idempotency?: IdempotencyGuard;
   /** The rate limit (src/rate-limit/): each operation takes one token; without it nothing is limited. */
   rateLimit?: RateLimiter;
+  /** Told of every batch that runs and each operation it dispatches (the server's metrics and debug lines). */
+  observer?: BatchObserver;
+}
+
+/** Follows batches as they run (see `BatchEnvironment.observer`). */
+export interface BatchObserver {
+  /** A batch of `dialect` arrived (before decoding): the trace follows it. */
+  start(dialect: string): BatchTrace;
+}
+
+export interface BatchTrace {
+  /** The dispatcher the batch's operations go through: `dispatch`, or a wrapper that times them. */
+  dispatcher(dispatch: Dispatcher): Dispatcher;
+  /** The batch ran (it was not refused) and its answer is encoded. */
+  ran(batch: Batch, outcome: BatchOutcome): void;
 }
 
 /** What the host knows of the client beyond the request: its address, against which failed authentications count. */
@@ -119,6 +134,7 @@ async function runBatch(
   attempt?: KeyAttempt,
 ): Promise<EncodedResponse> {
   try {
+    const trace = env.observer?.start(dialect.name);
     const maxOperations = env.maxOperations(dialect);
     const baseUrl = new URL(req.url).origin;
     const batch = dialect.decode(
@@ -153,7 +169,7 @@ async function runBatch(
       prepared,
       {
         principal,
-        dispatch: env.dispatch,
+        dispatch: trace ? trace.dispatcher(env.dispatch) : env.dispatch,
         transactions: env.transactions,
         readAhead: env.readAhead,
         lockAhead: env.lockAhead,
@@ -167,8 +183,9 @@ async function runBatch(
       { stopOnError: batch.stopOnError, order: batch.order },
     );
     // The batch's last transaction committed its answer: that answer, exactly, is the one sent.
-    if (attempt?.final && recorded) return recorded;
-    return dialect.encode(batch, outcome, { baseUrl });
+    const encoded = attempt?.final && recorded ? recorded : dialect.encode(batch, outcome, { baseUrl });
+    trace?.ran(batch, outcome);
+    return encoded;
   } catch (err) {
     if (err instanceof KeyTaken) throw err;
     return refusal(dialect, err, text, env);
