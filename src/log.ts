@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { logFields } from './log-context.js';
 
 export type { Logger };
 
@@ -27,7 +28,8 @@ export function logFormatFrom(value: string | undefined, isTTY: boolean): LogFor
 }
 
 export function createLogger(level: string, options: LoggerOptions = {}): Logger {
-  const base = { level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime };
+  // Every line logged while a request runs carries its fields (reqId; in a batch its dialect, index, opId).
+  const base = { level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime, mixin: () => ({ ...logFields() }) };
   if (options.format !== 'pretty') return options.destination ? pino(base, options.destination) : pino(base);
   // pino-pretty as an in-process stream, not a worker transport: lines appear in order with
   // the process's other output and nothing is lost when the process exits right after logging.
