@@ -144,7 +144,7 @@ export async function runSingle(
   commit?: BatchCommit,
   run: OperationRunner = (p) => dispatchOne(p, ctx),
 ): Promise<boolean> {
-  await yieldIfBusy(ctx);
+  await yieldIfBusy();
   let result: OperationResult;
   const refusal = ctx.refused?.get(op.op.index);
   if (Date.now() >= ctx.deadline) result = deadlineResult(op);
@@ -183,7 +183,7 @@ export async function runGroup(
       wrote = false;
       await ctx.lockAhead?.(members.filter(isWrite).map((m) => apiRequest(m, ctx.principal)));
       for (const m of members) {
-        await yieldIfBusy(ctx);
+        await yieldIfBusy();
         const result = Date.now() >= ctx.deadline ? deadlineResult(m) : await run(m);
         if (result.status >= 400) throw new GroupFailure(result);
         done.push(result);

@@ -1,26 +1,30 @@
-import type { ExecutionContext } from './types.js';
+/**
+ * Longest stretch (ms) that batch operations run between two polls of the
+ * sockets. SQLite calls are synchronous, so without a bound fifty batches in
+ * flight would run start to end in microtasks and `/healthz`, or any other
+ * request, would wait for all of them.
+ */
+const TURN_BUDGET_MS = 3;
 
-/** How long a batch may keep the event loop before it lets other work run. */
-const SLICE_MS = 10;
+let turnStartedAt = Number.NEGATIVE_INFINITY;
+let waiting: Array<() => void> = [];
 
-const lastTurn = new WeakMap<ExecutionContext, number>();
+function startTurn(): void {
+  const resume = waiting;
+  waiting = [];
+  turnStartedAt = performance.now();
+  for (const r of resume) r();
+}
 
 /**
- * Gives the event loop a turn when the batch has had it for a slice. SQLite
- * calls are synchronous, so without this a long batch would run start to end
- * in microtasks: no other request could even be read, and releasing the
- * writer every commit interval would let nobody in.
+ * Called before each operation of a batch: once the operations of all
+ * batches have had the event loop for the turn's budget, the caller waits
+ * for the next turn, which comes after the loop has read its sockets (an
+ * immediate queued now runs in the next turn, after the poll). Batches
+ * resume in the order they stopped, so the oldest finish first.
  */
-export async function yieldIfBusy(ctx: ExecutionContext): Promise<void> {
-  const now = performance.now();
-  const last = lastTurn.get(ctx);
-  if (last === undefined) {
-    lastTurn.set(ctx, now);
-    return;
-  }
-  if (now - last < SLICE_MS) return;
-  // Two turns: from inside the check phase one setImmediate would run again before I/O is polled.
-  await new Promise<void>((resolve) => setImmediate(resolve));
-  await new Promise<void>((resolve) => setImmediate(resolve));
-  lastTurn.set(ctx, performance.now());
+export function yieldIfBusy(): Promise<void> | undefined {
+  if (performance.now() - turnStartedAt < TURN_BUDGET_MS) return undefined;
+  if (waiting.length === 0) setImmediate(startTurn);
+  return new Promise<void>((resolve) => waiting.push(resolve));
 }
