@@ -5,7 +5,19 @@ export { batchPrincipal, fetchDispatcher, type FetchHandler } from './engine/fet
 export type { Batch, Operation, OperationResult, BatchOutcome, Dispatcher, TransactionRunner } from './engine/types.js';
 export { validateBatch } from './engine/validate.js';
 export { executeBatch } from './engine/execute.js';
-export { DIALECTS, odataJsonDialect, opsDialect, partsDialect, requestsDialect, xmlDialect, type Dialect } from './dialects/index.js';
+export {
+  DIALECTS,
+  compositeDialect,
+  fhirDialect,
+  jsonapiAtomicDialect,
+  odataJsonDialect,
+  odataMultipartDialect,
+  opsDialect,
+  partsDialect,
+  requestsDialect,
+  xmlDialect,
+  type Dialect,
+} from './dialects/index.js';
 export type { Principal, Scope } from './auth/principal.js';
 export { ApiError, type ErrorCode, type Problem } from './errors.js';
 export { loadConfig, type Config } from './config.js';
