@@ -4,7 +4,7 @@ import { createClient, OmnibusApiError, OmnibusError, OmnibusNetworkError, Omnib
 import type { TransactionBuilder } from '../../client/builder.js';
 import { progressReporter, duration, type ProgressMode } from './progress.js';
 import { formatOf, readItems, START, type InputPosition, type SourceInvalid, type SourceItem, type SourceRecord } from './source.js';
-import { batchKey, mismatch, newRun, readState, removeState, writeState, type ImportState } from './state.js';
+import { batchKey, mismatch, newRun, readState, removeState, StateWriter, writeState, type ImportState } from './state.js';
 
 export interface ImportOptions {
   file: string;
@@ -135,6 +135,7 @@ export async function runImport(o: ImportOptions): Promise<number> {
     },
   });
 
+  const stateWriter = new StateWriter(statePath);
   const acked = new Set(state.acked);
   const starts = new Map<number, InputPosition>([[state.next.batch, state.next.at]]);
   let ackedBytes = state.next.at.offset;
@@ -159,7 +160,7 @@ export async function runImport(o: ImportOptions): Promise<number> {
       state.next = { batch: state.next.batch + 1, at: starts.get(state.next.batch + 1)! };
     }
     state.acked = [...acked].sort((a, b) => a - b);
-    writeState(statePath, state);
+    stateWriter.save(state);
   };
 
   let stop: Error | undefined;
@@ -214,6 +215,9 @@ export async function runImport(o: ImportOptions): Promise<number> {
     stop ??= err instanceof Error ? err : new Error(String(err));
   } finally {
     await Promise.allSettled([...inFlight]);
+    await stateWriter.flush().catch((err: unknown) => {
+      stop ??= err instanceof Error ? err : new Error(String(err));
+    });
     progress.stop();
     process.off('SIGINT', onSigint);
   }
