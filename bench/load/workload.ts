@@ -31,17 +31,22 @@ function parse(body: string): unknown {
   }
 }
 
+/** Reads `{"responses":[{status},…]}` (ops and OData JSON answers) with one answer per operation. */
+function responsesStatuses(count: number): LoadBatch['statuses'] {
+  return (status, body) => {
+    const r = parse(body) as { responses?: Array<{ status: number }> } | undefined;
+    if (status !== 200 || !Array.isArray(r?.responses)) return `HTTP ${status}`;
+    return r.responses.length === count ? r.responses.map((x) => x.status) : `${r.responses.length} answers`;
+  };
+}
+
 function opsBatch(name: string, requests: unknown[]): LoadBatch {
   return {
     name,
     path: '/batch',
     contentType: 'application/json',
     body: JSON.stringify({ requests }),
-    statuses: (status, body) => {
-      const r = parse(body) as { responses?: Array<{ status: number }> } | undefined;
-      if (status !== 200 || !Array.isArray(r?.responses)) return `HTTP ${status}`;
-      return r.responses.length === requests.length ? r.responses.map((x) => x.status) : `${r.responses.length} answers`;
-    },
+    statuses: responsesStatuses(requests.length),
   };
 }
 
@@ -113,11 +118,7 @@ function odata(): LoadBatch {
     path: '/v1/$batch',
     contentType: 'application/json',
     body: JSON.stringify({ requests }),
-    statuses: (status, body) => {
-      const r = parse(body) as { responses?: Array<{ status: number }> } | undefined;
-      if (status !== 200 || !Array.isArray(r?.responses)) return `HTTP ${status}`;
-      return r.responses.length === requests.length ? r.responses.map((x) => x.status) : `${r.responses.length} answers`;
-    },
+    statuses: responsesStatuses(requests.length),
   };
 }
 
