@@ -12,7 +12,8 @@ const requestSchema = z.object({
   body: z.unknown().optional(),
 });
 
-const batchSchema = z.object({
+/** The ops batch document, as decode checks it (and /openapi.json describes it). */
+export const opsBatchSchema = z.object({
   requests: z.array(requestSchema),
   stop_on_error: z.boolean().optional(),
 });
@@ -29,7 +30,7 @@ export const opsDialect: Dialect = {
   decode(input, limits) {
     const raw = parseJsonBatch(input.text, input.contentType, ['application/json'], 'ops batch');
     checkCount((raw as { requests?: unknown } | null)?.requests, limits.maxOperations);
-    const doc = parseShape(batchSchema, raw, 'ops batch');
+    const doc = parseShape(opsBatchSchema, raw, 'ops batch');
     const operations: Operation[] = doc.requests.map((r, index) => ({
       index,
       method: r.method.toUpperCase(),

@@ -38,7 +38,8 @@ const partSchema = z.object({
   ifNoneMatch: conditionSchema.optional(),
 });
 
-const batchSchema = z.object({ parts: z.array(partSchema) });
+/** The parts batch document, as decode checks it (and /openapi.json describes it). */
+export const partsBatchSchema = z.object({ parts: z.array(partSchema) });
 
 /** What `encode` needs to echo a part: the batch's operations carry the rest. */
 interface PartEcho {
@@ -68,7 +69,7 @@ export const partsDialect: Dialect = {
   decode(input, limits) {
     const raw = parseJsonBatch(input.text, input.contentType, ['application/json', ADF_BATCH_MEDIA_TYPE], 'parts batch');
     checkCount((raw as { parts?: unknown } | null)?.parts, limits.maxOperations);
-    const doc = parseShape(batchSchema, raw, 'parts batch');
+    const doc = parseShape(partsBatchSchema, raw, 'parts batch');
     const operations: Operation[] = doc.parts.map((part, index) => {
       const method = (OPERATION_METHODS as Record<string, string>)[part.operation];
       if (method === undefined || !Object.hasOwn(OPERATION_METHODS, part.operation)) {

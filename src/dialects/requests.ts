@@ -18,7 +18,8 @@ const requestSchema = z.object({
   transaction: idSchema.optional(),
 });
 
-const batchSchema = z.array(requestSchema);
+/** The requests batch document, as decode checks it (and /openapi.json describes it). */
+export const requestsBatchSchema = z.array(requestSchema);
 
 /**
  * Seed 002: `POST /v1/batch` with a JSON array of `{id, method, path,
@@ -34,7 +35,7 @@ export const requestsDialect: Dialect = {
   decode(input, limits) {
     const raw = parseJsonBatch(input.text, input.contentType, ['application/json'], 'requests batch');
     checkCount(raw, limits.maxOperations);
-    const list = parseShape(batchSchema, raw, 'requests batch');
+    const list = parseShape(requestsBatchSchema, raw, 'requests batch');
     const inherited = inheritedHeaders(input.headers);
     const operations: Operation[] = list.map((r, index) => {
       const headers = r.headers === undefined ? inherited : parseHeaderString(r.headers, r.id);

@@ -10,6 +10,7 @@ import { withLogFields } from '../log-context.js';
 import { RouteMatcher } from '../metrics/index.js';
 import type { Services } from '../services.js';
 import { adminTokenRoutes } from './admin-tokens.js';
+import { docsRoutes, packageVersion } from './docs-routes.js';
 import { handleBatchRequest, type BatchEnvironment } from './batch-handler.js';
 import { serverBatchObserver } from './batch-observer.js';
 import { readRequestText } from './node-incoming.js';
@@ -53,6 +54,9 @@ export function createHttpApp(services: Services, dialects: readonly Dialect[] =
   });
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  // The OpenAPI document and the reference page on it take no token: they describe the API and hold no data.
+  app.route('/', docsRoutes(packageVersion()));
 
   // OData clients (SAP Cloud SDK) send HEAD to the batch endpoint for a CSRF token before a batch.
   // Omnibus takes bearer tokens, not cookies, so it needs none and issues none: HEAD answers 200.

@@ -24,7 +24,8 @@ const subrequestSchema = z.object({
   httpHeaders: z.record(z.string(), z.string()).optional(),
 });
 
-const compositeSchema = z.object({
+/** The Composite request document, as decode checks it (and /openapi.json describes it). */
+export const compositeSchema = z.object({
   allOrNone: z.boolean().optional(),
   /** Accepted; subrequests always run one at a time, in order. */
   collateSubrequests: z.boolean().optional(),

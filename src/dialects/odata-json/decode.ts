@@ -20,7 +20,8 @@ const requestSchema = z.object({
   dependsOn: z.array(nameSchema).max(1000).optional(),
 });
 
-const batchSchema = z.object({ requests: z.array(requestSchema) });
+/** The OData JSON batch document, as decode checks it (and /openapi.json describes it). */
+export const odataBatchSchema = z.object({ requests: z.array(requestSchema) });
 
 type ODataRequest = z.infer<typeof requestSchema>;
 
@@ -41,7 +42,7 @@ export interface ODataBatchInfo {
 export function decodeODataBatch(input: DecodeInput, maxOperations: number): { batch: Batch; info: ODataBatchInfo } {
   const raw = parseJsonBatch(input.text, input.contentType, ['application/json'], 'OData JSON batch');
   checkCount((raw as { requests?: unknown } | null)?.requests, maxOperations);
-  const requests = parseShape(batchSchema, raw, 'OData JSON batch').requests;
+  const requests = parseShape(odataBatchSchema, raw, 'OData JSON batch').requests;
 
   // One namespace for ids and group names, ignoring case: lower-case name to the spelling declared first.
   const names = new Map<string, string>();
