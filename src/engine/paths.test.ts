@@ -32,3 +32,16 @@ describe('batch endpoints that are patterns', () => {
     expect(batchPathKey('/A/:p{[A-Z]\\D}/B/')).toBe('/a/:p{[A-Z]\\D}/b');
   });
 });
+
+describe('batch endpoints behind ;path parameters', () => {
+  const batchPaths = new Set(['/batch', '/v1/$batch', '/services/data/:version{v[0-9]+\\.[0-9]+}/composite'].map(batchPathKey));
+
+  it('a segment with ;params is compared without them, as servers that strip them would route it: 400 nested_batch', () => {
+    for (const path of ['/batch;x=1', '/Batch;jsessionid=abc', '/v1/$batch;a', '/v1/%24batch;a=b', '/services/data/v59.0;x/composite;y']) {
+      expect(() => resolveOperationPath(path, batchPaths), path).toThrow(expect.objectContaining({ code: 'nested_batch' }));
+    }
+    for (const path of ['/v1/books;x=1', '/batches;x', '/v1/batch;x/items']) {
+      expect(() => resolveOperationPath(path, batchPaths), path).not.toThrow();
+    }
+  });
+});

@@ -55,9 +55,13 @@ function batchEndpointSegments(pathPart: string, batchPaths: ReadonlySet<string>
 }
 
 function isBatchPath(segments: string[], batchPaths: ReadonlySet<string>): boolean {
-  if (segments.length > 0 && segments[segments.length - 1]!.toLowerCase() === '$batch') return true;
-  const path = '/' + segments.join('/');
-  return batchPaths.has(path.toLowerCase()) || patternsOf(batchPaths).some((pattern) => pattern.test(path));
+  // Servers and proxies that take `;` for path parameters read `/batch;jsessionid=1` as `/batch`: so does this check.
+  const bare = segments.map((segment) => segment.replace(/;.*$/s, ''));
+  return [segments, bare].some((list) => {
+    if (list.length > 0 && list[list.length - 1]!.toLowerCase() === '$batch') return true;
+    const path = '/' + list.join('/');
+    return batchPaths.has(path.toLowerCase()) || patternsOf(batchPaths).some((pattern) => pattern.test(path));
+  });
 }
 
 /**

@@ -249,6 +249,8 @@ function parseEntry(raw: unknown, i: number, baseUrl: string | undefined): Parse
   if (fullUrl !== undefined && fullUrl !== null && (typeof fullUrl !== 'string' || fullUrl === '')) {
     throw entryError(i, 400, 'bad_request', 'fullUrl must be a non-empty string.');
   }
+  // A lone surrogate (a JSON "\ud800" escape) is no text: it could not be percent-encoded where a query mentions it.
+  if (typeof fullUrl === 'string' && !fullUrl.isWellFormed()) throw entryError(i, 400, 'bad_request', 'fullUrl has a lone surrogate, which is not Unicode text.');
   const resource = m === 'GET' || m === 'HEAD' || m === 'DELETE' ? undefined : checkResource(raw['resource'], m, target, i);
   return { entry: i, method: m, target, fullUrl: typeof fullUrl === 'string' ? fullUrl : undefined, resource, headers, ifNoneExist };
 }
