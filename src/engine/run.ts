@@ -88,7 +88,7 @@ export async function runGraph(
     return result;
   };
 
-  const snapshot = await firstWaveSnapshot(units, ready, ctx);
+  const snapshot = await firstWaveSnapshot(units, ready, ctx, limit);
 
   /**
    * Runs units `us` and says which of them failed (of those that started):
@@ -222,12 +222,20 @@ async function firstWaveSnapshot(
   units: Unit[],
   ready: number[],
   ctx: ExecutionContext,
+  limit: number,
 ): Promise<{ members: Set<number>; enter: EnterSnapshot } | undefined> {
   if (!ctx.readAhead) return undefined;
-  const wave = ready.filter((u) => {
-    const unit = units[u]!;
-    return unit.kind === 'single' && unit.op.op.method !== 'POST' && unit.op.resolvePath === undefined && unit.op.target.token === undefined;
-  });
+  const plain = (unit: Unit): unit is Extract<Unit, { kind: 'single' }> =>
+    unit.kind === 'single' && unit.op.resolvePath === undefined && unit.op.target.token === undefined;
+  let wave = ready.filter((u) => plain(units[u]!) && (units[u] as Extract<Unit, { kind: 'single' }>).op.op.method !== 'POST');
+  if (limit === 1) {
+    // One slot runs in request order: a unit outside the first wave (a group, one that waits for
+    // another) may write what a later member reads, so the snapshot stops before it. A POST of
+    // the wave creates a fresh id, which no member reads.
+    const first = new Set(ready);
+    const cut = units.findIndex((unit, u) => !(first.has(u) && plain(unit)));
+    if (cut >= 0) wave = wave.filter((u) => u < cut);
+  }
   if (wave.length < 2) return undefined;
   const requests = wave.map((u) => apiRequest((units[u] as Extract<Unit, { kind: 'single' }>).op, ctx.principal));
   // Bound inside the read-ahead, the function runs whatever it is given in that context, later.
