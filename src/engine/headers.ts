@@ -2,8 +2,12 @@ import { ApiError } from '../errors.js';
 
 /** RFC 9110 token characters: what a field name may be made of. */
 const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** CR, LF and NUL would split or truncate a header; other controls but tab are refused too. */
-const BAD_VALUE = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+/**
+ * CR, LF and NUL would split or truncate a header; other controls but tab are refused too, and so is
+ * any character above U+00FF (a lone surrogate included): a field value is bytes, and such a value
+ * cannot be one (Web `Headers` throw on it, so a user's own fetch handler would fail with a 5xx).
+ */
+const BAD_VALUE = /[\u0000-\u0008\u000a-\u001f\u007f]|[^\u0000-\u00ff]/;
 
 /**
  * The one place that decides which headers an operation may carry (SPEC 4.2).
@@ -43,7 +47,7 @@ export function isDroppedHeader(lowerName: string): boolean {
 /** Throws 400 `invalid_header` for a name or value that is not a valid header. */
 export function checkHeader(name: string, value: string, where: string): void {
   if (!FIELD_NAME.test(name)) throw new ApiError(400, 'invalid_header', `${where}: ${JSON.stringify(name.slice(0, 100))} is not a valid header name.`);
-  if (BAD_VALUE.test(value)) throw new ApiError(400, 'invalid_header', `${where}: the value of header ${name} contains CR, LF, NUL or another control character.`);
+  if (BAD_VALUE.test(value)) throw new ApiError(400, 'invalid_header', `${where}: the value of header ${name} contains CR, LF, NUL, another control character or a character above U+00FF.`);
 }
 
 /** Lower-cases names and keeps only the headers an operation may carry. Assumes `checkHeader` passed. */

@@ -1,5 +1,9 @@
+import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subjectFor } from '../../src/auth/tokens.js';
+import { omnibus } from '../../src/index.js';
 import { startTestServer, TOKENS, type TestServer } from '../support/server.js';
 import { dialect, DIALECTS, expectRefused, FREE_PATH_DIALECTS, HEADER_DIALECTS, operationStatuses, recordCount, send, sendOps, type PlainOp } from './dialects.js';
 
@@ -198,6 +202,46 @@ describe('CR, LF and NUL in header names and values', () => {
       const r = await sendOps(s, dialect('odata-multipart'), [{ method: 'POST', path: '/v1/canary', body: {} }, { method: 'GET', path: '/v1/canary', headers }]);
       expect(r.status, r.text).toBe(400);
       expect(await recordCount(s)).toBe(before);
+    }
+  });
+
+  it('a header value that is no byte string (a character above U+00FF, a lone surrogate): 400 invalid_header in every dialect, nothing written', async () => {
+    for (const d of HEADER_DIALECTS.filter((x) => x.name !== 'odata-multipart')) {
+      for (const value of ['price \u20ac', 'a\ud800b']) {
+        const before = await recordCount(s);
+        const r = await sendOps(s, d, [{ method: 'POST', path: '/v1/canary', body: {} }, { method: 'GET', path: '/v1/canary', headers: { 'X-A': value } }]);
+        expectRefused(r, 400, 'invalid_header');
+        expect(await recordCount(s)).toBe(before);
+      }
+    }
+  });
+
+  it("library mode (omnibus() dispatching through the user's own fetch handler, which builds Web Headers): such a value is 400 invalid_header, not a 500", async () => {
+    const app = new Hono();
+    let reached = 0;
+    app.get('/hello', (c) => {
+      reached++;
+      return c.json({ ok: true });
+    });
+    app.route('/', omnibus({ fetch: (req, env) => app.fetch(req, env), authenticate: (t) => (t === 'k' ? { subject: 'u', tenant: 't', scopes: new Set(['read', 'write']) } : undefined) }));
+    const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+      const started = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(started));
+    });
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/batch`;
+      for (const value of ['price \u20ac', 'a\ud800b']) {
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: 'Bearer k' },
+          body: JSON.stringify({ requests: [{ method: 'GET', path: '/hello', headers: { 'X-A': value } }] }),
+        });
+        const text = await res.text();
+        expect(res.status, text).toBe(400);
+        expect(JSON.parse(text).code).toBe('invalid_header');
+      }
+      expect(reached).toBe(0);
+    } finally {
+      server.close();
     }
   });
 
