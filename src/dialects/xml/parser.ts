@@ -12,8 +12,9 @@ import { ApiError } from '../../errors.js';
  * predefined entities and character references; any other reference is a
  * well-formedness error. The document must start with the XML declaration
  * `<?xml version="1.0" encoding="UTF-8"?>` (either quote style, encoding in
- * any case; `standalone` allowed), must have exactly one root element, and is
- * parsed to its end so that anything not well-formed is refused.
+ * any case; `standalone` allowed), must have exactly one root element, holds
+ * no processing instruction, and is parsed to its end so that anything not
+ * well-formed is refused.
  */
 
 /** Callbacks of a streaming reader. Throw an ApiError from them to refuse the document. */
@@ -60,6 +61,10 @@ export function readXml(text: string, handlers: XmlHandlers): void {
   let depth = 0;
   parser.on('doctype', () => {
     throw invalidXml('Document type declarations are not allowed.');
+  });
+  // Nothing here reads one, and some processors act on them (xml-stylesheet fetches its href): refused, not skipped.
+  parser.on('processinginstruction', (pi) => {
+    throw invalidXml(`Processing instructions are not allowed (<?${pi.target.slice(0, 40)} ...?>).`);
   });
   parser.on('opentag', (tag) => {
     depth++;
