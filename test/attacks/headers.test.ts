@@ -92,7 +92,7 @@ describe('credential headers inside operations are never used', () => {
     }
   });
 
-  it('requests (seed 002): a ?token= is authenticated like any token and never widens access: a read-only one cannot write, an unknown one is 401', async () => {
+  it('requests: a ?token= in an operation is authenticated like any token and never widens access: a read-only one cannot write, an unknown one is 401', async () => {
     const c = fresh('tq');
     const r = await sendOps(s, dialect('requests'), [
       { method: 'PUT', path: `/v1/${c}/a?token=${TOKENS.acmeRead}`, body: { v: 1 } },
