@@ -109,13 +109,14 @@ async function crashAndCheck(env: Record<string, string>): Promise<{ jobs: numbe
   let stopping = false;
   let retries = 0;
   let replays = 0;
-  const answered: Array<{ job: Job; ids: string[] }> = [];
+  const answered: Array<{ job: Job; ids: string[]; how: string }> = [];
+  const backend = env['DATABASE_URL'] ? 'postgres' : 'sqlite';
   const deadline = Date.now() + 90_000;
 
   const client = async (c: number) => {
     for (let k = c; !stopping; k += CLIENTS) {
       const j = job(k);
-      for (;;) {
+      for (let attempts = 1; ; attempts++) {
         if (Date.now() > deadline) throw new Error(`job ${j.batch} never got an answer`);
         let res: Response;
         try {
@@ -137,7 +138,7 @@ async function crashAndCheck(env: Record<string, string>): Promise<{ jobs: numbe
         }
         expect([200, 201], text).toContain(res.status);
         if (res.headers.get('idempotent-replayed') === 'true') replays++;
-        answered.push({ job: j, ids: j.ids(res.status, JSON.parse(text)) });
+        answered.push({ job: j, ids: j.ids(res.status, JSON.parse(text)), how: `${res.status}${res.headers.get('idempotent-replayed') === 'true' ? ' replayed' : ''} after ${attempts} attempt(s)` });
         break;
       }
     }
@@ -160,14 +161,20 @@ async function crashAndCheck(env: Record<string, string>): Promise<{ jobs: numbe
   try {
     await Promise.all([killing, ...Array.from({ length: CLIENTS }, (_, c) => client(c))]);
     // Every job was answered; now its records must be there exactly once, and be the ones its answer names.
-    const res = await fetch(`${current}/v1/${COLLECTION}?$top=1000`, { headers: { authorization: `Bearer ${TOKENS.acme}` } });
-    const items = ((await res.json()) as { items: Array<{ id: string; batch: string; i: number }> }).items;
+    // Every page of the collection (a busy run writes more than the 1000 records of one page).
+    const items: Array<{ id: string; batch: string; i: number }> = [];
+    for (let page: string | null = `${current}/v1/${COLLECTION}?$top=1000`; page; ) {
+      const res = await fetch(new URL(page, current), { headers: { authorization: `Bearer ${TOKENS.acme}` } });
+      const body = (await res.json()) as { items: Array<{ id: string; batch: string; i: number }>; next: string | null };
+      items.push(...body.items);
+      page = body.next;
+    }
     const byBatch = new Map<string, Array<{ id: string; i: number }>>();
     for (const it of items) byBatch.set(it.batch, [...(byBatch.get(it.batch) ?? []), { id: it.id, i: it.i }]);
     expect(answered.length).toBeGreaterThan(KILLS);
-    for (const { job: j, ids } of answered) {
+    for (const { job: j, ids, how } of answered) {
       const stored = byBatch.get(j.batch) ?? [];
-      expect(stored.map((r) => r.i).sort(), `records of job ${j.path} ${j.batch}`).toEqual(Array.from({ length: j.count }, (_, i) => i));
+      expect(stored.map((r) => r.i).sort(), `${backend}: records of job ${j.path} ${j.batch} (answered ${how}, naming ${ids.join(', ')})`).toEqual(Array.from({ length: j.count }, (_, i) => i));
       expect(stored.map((r) => r.id).sort()).toEqual([...ids].sort());
       byBatch.delete(j.batch);
     }
