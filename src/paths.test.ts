@@ -62,27 +62,23 @@ describe('segments', () => {
   });
 });
 
-describe('segments disguised for whoever reads them next', () => {
+describe('segments decoded once: what decodes to a dot or slash only on a second reading is data', () => {
   it.each([
-    ['/v1/books/%252e%252e', 'double-encoded dots'],
-    ['/v1/books/%252E', 'a double-encoded dot'],
-    ['/v1/books/a%252fb', 'a double-encoded slash'],
-    ['/v1/books/a%255cb', 'a double-encoded backslash'],
-    ['/v1/books/a%2500b', 'a double-encoded NUL'],
-    ['/v1/books/\u2024\u2024', 'U+2024 ONE DOT LEADER'],
-    ['/v1/books/\u2025', 'U+2025 TWO DOT LEADER'],
-    ['/v1/books/%EF%BC%8E%EF%BC%8E', 'U+FF0E FULLWIDTH FULL STOP'],
-    ['/v1/books/\u3002', 'U+3002 IDEOGRAPHIC FULL STOP'],
-    ['/v1/books/\uff61\uff61', 'U+FF61 HALFWIDTH IDEOGRAPHIC FULL STOP'],
-    ['/v1/books/a\uff0fb', 'U+FF0F FULLWIDTH SOLIDUS'],
-    ['/v1/books/a\uff3cb', 'U+FF3C FULLWIDTH REVERSE SOLIDUS'],
-  ])('%s (%s): 400 invalid_path', (path) => {
-    expect(() => decodePathSegments(path)).toThrow(expect.objectContaining({ status: 400, code: 'invalid_path' }));
+    ['/v1/books/%252e%252e', '%2e%2e'],
+    ['/v1/books/%252E', '%2E'],
+    ['/v1/books/a%252fb', 'a%2fb'],
+    ['/v1/books/a%255cb', 'a%5cb'],
+    ['/v1/books/\u2024\u2024', '\u2024\u2024'],
+    ['/v1/books/%EF%BC%8E%EF%BC%8E', '\uff0e\uff0e'],
+    ['/v1/books/\u3002', '\u3002'],
+    ['/v1/books/a\uff0fb', 'a\uff0fb'],
+  ])('%s is the id %s', (path, id) => {
+    expect(decodePathSegments(path)).toEqual(['v1', 'books', id]);
   });
 
-  it('ids with dots, percent signs or lookalikes among other characters stay ids', () => {
+  it('ids with dots or percent signs among other characters stay ids', () => {
     expect(decodePathSegments('/v1/books/a..b/...')).toEqual(['v1', 'books', 'a..b', '...']);
     expect(decodePathSegments('/v1/books/50%25/a%2520b')).toEqual(['v1', 'books', '50%', 'a%20b']);
-    expect(decodePathSegments('/v1/books/x\u2024y/\uff0ea/caf%C3%A9')).toEqual(['v1', 'books', 'x\u2024y', '\uff0ea', 'café']);
+    expect(decodePathSegments('/v1/books/caf%C3%A9')).toEqual(['v1', 'books', 'café']);
   });
 });

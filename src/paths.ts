@@ -39,34 +39,7 @@ function decodeSegment(path: string, segment: string): string {
   if (decoded.includes('/')) throw invalidPath(path, 'has an encoded slash inside a segment');
   if (decoded.includes('\\')) throw invalidPath(path, 'has a backslash');
   if (CONTROL.test(decoded)) throw invalidPath(path, 'has a control character');
-  if (disguisedSegment(decoded)) {
-    throw invalidPath(path, 'has a segment that decoding once more or Unicode normalisation (NFKC) turns into a dot segment, a slash, a backslash or a control character');
-  }
   return decoded;
-}
-
-/** Full stops that URL host parsing (UTS 46) reads as `.` and NFKC leaves alone. */
-const IDEOGRAPHIC_STOPS = /[\u3002\uff61]/g;
-
-/**
- * Whether a decoded segment is an attack on whoever reads it next: a proxy,
- * a log tool or a client that percent-decodes it again (`%252e%252e` is
- * `%2e%2e` here, `..` there) or folds Unicode compatibility forms
- * (`\u2024\u2024`, `\uff0e\uff0e`, `\u3002` are dots to NFKC or UTS 46, `\uff0f` a
- * slash). Plain ASCII without `%` never is, so the common path costs one test.
- */
-function disguisedSegment(decoded: string): boolean {
-  if (!/[%\u0080-\uffff]/.test(decoded)) return false;
-  let again = decoded;
-  try {
-    again = decodeURIComponent(decoded);
-  } catch {
-    // Not an escape (`50%`): a literal percent sign.
-  }
-  return [decoded, again].some((form) => {
-    const folded = form.normalize('NFKC').replace(IDEOGRAPHIC_STOPS, '.');
-    return folded === '.' || folded === '..' || folded.includes('/') || folded.includes('\\') || CONTROL.test(folded);
-  });
 }
 
 function percentDecode(path: string, text: string): string {
