@@ -41,6 +41,12 @@ const LOCK_WAIT_MS = 50;
 export class PostgresBatchCommit implements BatchCommit {
   private ctx: TxContext | undefined;
   private openedAt = 0;
+  /**
+   * Whether the last operation's savepoint is still established. It is released
+   * together with the next operation's SAVEPOINT, in one round trip, or by the
+   * COMMIT: one round trip per operation fewer than releasing it on its own.
+   */
+  private savepointHeld = false;
 
   /** `recorder`: written inside the first COMMIT, and the last (see CommitRecorder). */
   constructor(
@@ -57,7 +63,8 @@ export class PostgresBatchCommit implements BatchCommit {
     let result: T;
     for (let attempt = 1; ; attempt++) {
       const ctx = this.ctx ?? (await this.begin(attempt === 1 ? LOCK_WAIT_MS : undefined));
-      await this.host.control(ctx, `SAVEPOINT ${SAVEPOINT}`);
+      await this.host.control(ctx, this.savepointHeld ? `RELEASE SAVEPOINT ${SAVEPOINT}; SAVEPOINT ${SAVEPOINT}` : `SAVEPOINT ${SAVEPOINT}`);
+      this.savepointHeld = true;
       const usage = copyUsage(ctx.usage);
       let failure: { err: unknown } | undefined;
       try {
@@ -68,12 +75,12 @@ export class PostgresBatchCommit implements BatchCommit {
       }
       const conflicted = ctx.conflict !== undefined;
       if (failure || conflicted || undo(result!)) {
+        // The savepoint stays established after ROLLBACK TO: the next operation's statement releases it.
         await this.host.control(ctx, `ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
         ctx.usage = usage;
         ctx.pending = [];
         ctx.conflict = undefined;
       }
-      await this.host.control(ctx, `RELEASE SAVEPOINT ${SAVEPOINT}`);
       if (failure) throw failure.err;
       if (conflicted && attempt < MAX_CONFLICT_ATTEMPTS) {
         // The locks that closed the cycle may be held by this batch's earlier operations:
@@ -90,6 +97,7 @@ export class PostgresBatchCommit implements BatchCommit {
 
   private async begin(lockTimeoutMs: number | undefined): Promise<TxContext> {
     this.ctx = await this.host.begin(lockTimeoutMs);
+    this.savepointHeld = false;
     this.openedAt = performance.now();
     return this.ctx;
   }
