@@ -318,6 +318,8 @@ interface Cell {
   /** Peak RSS of the server child during a batch: median and maximum over the rounds, MB. */
   peakRssMb: number;
   maxRssMb: number;
+  /** Every measured round's wall time per batch, ms, in round order (Omnibus's are in its own cell). */
+  roundsMs: number[];
 }
 
 const cells: Cell[] = [];
@@ -374,6 +376,7 @@ async function measure(
           cpuUsPerOp: round3((ss.reduce((a, s) => a + s.cpuMs, 0) * 1000) / (ops * ss.length)),
           peakRssMb: round3(median(ss.map((s) => s.peakKb)) / 1024),
           maxRssMb: round3(Math.max(...ss.map((s) => s.peakKb)) / 1024),
+          roundsMs: ss.map((s) => round3(s.ms / batches)),
         });
       }
     }
