@@ -292,6 +292,18 @@ describe.each(CASES)('$name store contract', ({ backend, enabled }) => {
         expect(await store.countTokens()).toBe(before + 1);
         expect(await store.findToken('no-such-hash')).toBeUndefined();
       });
+
+      it('the same new token put at once by two stores on one database (two nodes starting together) is stored once, without an error', async () => {
+        const sibling = await handle.openSibling();
+        for (let round = 0; round < 200; round++) {
+          const before = await store.countTokens();
+          const token: TokenRecord = { hash: `race-${++counter}`, tenant: 'acme', subject: 'env', scopes: ['read'], created: '2024-01-01T00:00:00.000Z' };
+          const puts = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => (i % 2 ? sibling : store).putToken(token)));
+          expect(puts.filter((p) => p.status === 'rejected')).toEqual([]);
+          expect(await store.findToken(token.hash)).toEqual(token);
+          expect(await store.countTokens()).toBe(before + 1);
+        }
+      });
     });
 
     describe('transactions', () => {

@@ -293,7 +293,7 @@ const xml: DialectModel = {
         case 'NOROUTE':
           return `<read ref="${run.idOf('1')}none"/>`;
         case 'BADPATH':
-          return `<read ref="${['..', 'a/b', '', '%2e%2e'][op.form % 4]}"/>`;
+          return `<read ref="${['..', 'a/b', '', '.'][op.form % 4]}"/>`;
         case 'BADMETHOD':
           return `<brew ref="${run.idOf(op.id)}"/>`;
       }

@@ -399,15 +399,16 @@ export class PostgresStore implements Store {
   }
 
   async putToken(token: TokenRecord): Promise<void> {
-    await this.query('omnibus_put_token_v3', PUT_TOKEN_SQL, [
-      token.hash,
-      tokenIdOf(token.hash),
-      token.tenant,
-      token.subject,
-      token.scopes.join(','),
-      token.created,
-      token.source ?? 'cli',
-    ]);
+    const params = [token.hash, tokenIdOf(token.hash), token.tenant, token.subject, token.scopes.join(','), token.created, token.source ?? 'cli'];
+    try {
+      await this.query('omnibus_put_token_v3', PUT_TOKEN_SQL, params);
+    } catch (err) {
+      // Two nodes starting together store the same OMNIBUS_TOKENS entry at once: the
+      // conflict on the hash is arbitrated, the one on the id index (derived from the
+      // hash) is raised instead. Once the other insert has committed, the retry updates it.
+      if (!isUniqueViolationOn(err, 'tokens_id')) throw err;
+      await this.query('omnibus_put_token_v3', PUT_TOKEN_SQL, params);
+    }
   }
 
   async findToken(hash: string): Promise<TokenRecord | undefined> {
@@ -642,4 +643,9 @@ function asError(err: unknown): Error {
 function errorInfo(err: unknown): { message: string; code?: unknown } {
   const e = asError(err);
   return { message: e.message, code: (e as { code?: unknown }).code };
+}
+
+function isUniqueViolationOn(err: unknown, constraint: string): boolean {
+  const e = err as { code?: unknown; constraint?: unknown } | null;
+  return e !== null && typeof e === 'object' && e.code === '23505' && e.constraint === constraint;
 }
