@@ -5,11 +5,14 @@ import { conflictBackoff, MAX_CONFLICT_ATTEMPTS, type TxContext, type Usage } fr
 export interface BatchTransactionHost {
   /** Longest time the batch transaction stays open before it commits (and lets go of its row locks). */
   maxHoldMs: number;
-  /** BEGIN on a pooled client kept for this batch; with `lockTimeoutMs`, lock waits longer than that fail (55P03). */
-  begin(lockTimeoutMs?: number): Promise<TxContext>;
+  /**
+   * BEGIN on a pooled client kept for this batch, then `then` (statements sent in the
+   * same round trip); with `lockTimeoutMs`, lock waits longer than that fail (55P03).
+   */
+  begin(lockTimeoutMs?: number, then?: string): Promise<TxContext>;
   /** Runs `fn` with store calls joining the batch transaction. */
   within<T>(ctx: TxContext, fn: () => Promise<T>): Promise<T>;
-  /** One statement on the transaction's client, even after a conflict aborted it (SAVEPOINT, ROLLBACK TO). */
+  /** One statement on the transaction's client, even after a conflict aborted it (ROLLBACK TO); `ctx.deferred` goes first. */
   control(ctx: TxContext, sql: string): Promise<void>;
   /** Writes the creates kept back so far (so that a savepoint covers them). */
   flush(ctx: TxContext): Promise<void>;
@@ -41,12 +44,6 @@ const LOCK_WAIT_MS = 50;
 export class PostgresBatchCommit implements BatchCommit {
   private ctx: TxContext | undefined;
   private openedAt = 0;
-  /**
-   * Whether the last operation's savepoint is still established. It is released
-   * together with the next operation's SAVEPOINT, in one round trip, or by the
-   * COMMIT: one round trip per operation fewer than releasing it on its own.
-   */
-  private savepointHeld = false;
 
   /** `recorder`: written inside the first COMMIT, and the last (see CommitRecorder). */
   constructor(
@@ -62,9 +59,11 @@ export class PostgresBatchCommit implements BatchCommit {
     if (!this.ctx && !write) return fn();
     let result: T;
     for (let attempt = 1; ; attempt++) {
-      const ctx = this.ctx ?? (await this.begin(attempt === 1 ? LOCK_WAIT_MS : undefined));
-      await this.host.control(ctx, this.savepointHeld ? `RELEASE SAVEPOINT ${SAVEPOINT}; SAVEPOINT ${SAVEPOINT}` : `SAVEPOINT ${SAVEPOINT}`);
-      this.savepointHeld = true;
+      let ctx = this.ctx;
+      // The last operation's savepoint is released with this one's SAVEPOINT (or by the COMMIT), and
+      // both go out with this operation's first statement: it costs no round trip of its own.
+      if (ctx) ctx.deferred = `RELEASE SAVEPOINT ${SAVEPOINT}; SAVEPOINT ${SAVEPOINT}`;
+      else ctx = await this.begin(attempt === 1 ? LOCK_WAIT_MS : undefined); // with the first savepoint
       const usage = copyUsage(ctx.usage);
       let failure: { err: unknown } | undefined;
       try {
@@ -75,8 +74,9 @@ export class PostgresBatchCommit implements BatchCommit {
       }
       const conflicted = ctx.conflict !== undefined;
       if (failure || conflicted || undo(result!)) {
-        // The savepoint stays established after ROLLBACK TO: the next operation's statement releases it.
-        await this.host.control(ctx, `ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
+        // Still deferred: the operation sent no statement, so there is nothing to roll back. The
+        // savepoint stays established after ROLLBACK TO: the next operation's statement releases it.
+        if (ctx.deferred === undefined) await this.host.control(ctx, `ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
         ctx.usage = usage;
         ctx.pending = [];
         ctx.conflict = undefined;
@@ -96,8 +96,7 @@ export class PostgresBatchCommit implements BatchCommit {
   }
 
   private async begin(lockTimeoutMs: number | undefined): Promise<TxContext> {
-    this.ctx = await this.host.begin(lockTimeoutMs);
-    this.savepointHeld = false;
+    this.ctx = await this.host.begin(lockTimeoutMs, `SAVEPOINT ${SAVEPOINT}`);
     this.openedAt = performance.now();
     return this.ctx;
   }

@@ -65,6 +65,7 @@ import {
   type TokenRow,
 } from './token-statements.js';
 import { isConnectionError } from './connection-errors.js';
+import { deferringClient } from './deferred-statements.js';
 import type { BatchCommit, CommitRecorder } from '../../engine/types.js';
 import type { IdempotencyKeyStore } from '../idempotency-types.js';
 import type { RateBucketStore } from '../rate-bucket-types.js';
@@ -81,6 +82,7 @@ import {
   GET_RECORD_SQL,
   GET_RECORDS_SQL,
   INSERT_MANY_SQL,
+  INSERT_ONE_SQL,
   INSERT_ONLY_SQL,
   INSERT_SQL,
   LIST_RECORDS_SQL,
@@ -243,9 +245,10 @@ export class PostgresStore implements Store {
 
   private readonly batchHost: BatchTransactionHost = {
     maxHoldMs: 20, // openBatchCommit() passes the store's option
-    begin: async (lockTimeoutMs) => {
+    begin: async (lockTimeoutMs, then) => {
       const client = await this.pool.connect();
       const ctx = newTxContext(client);
+      ctx.client = deferringClient(client, ctx);
       const onError = (err: Error): void => {
         held.broken ??= err;
         this.log.warn({ err: errorInfo(err) }, 'postgres: connection lost while in use');
@@ -254,7 +257,8 @@ export class PostgresStore implements Store {
       client.on('error', onError);
       this.batchClients.set(ctx, held);
       try {
-        await client.query(lockTimeoutMs === undefined ? 'BEGIN' : `BEGIN; SET LOCAL lock_timeout = ${Math.floor(lockTimeoutMs)}`);
+        const statements = ['BEGIN', ...(lockTimeoutMs === undefined ? [] : [`SET LOCAL lock_timeout = ${Math.floor(lockTimeoutMs)}`]), ...(then ? [then] : [])];
+        await client.query(statements.join('; '));
       } catch (err) {
         this.releaseBatchClient(ctx, asError(err));
         throw err;
@@ -272,6 +276,7 @@ export class PostgresStore implements Store {
     },
     flush: (ctx) => this.inTx(ctx, async () => undefined),
     end: async (ctx, commit) => {
+      ctx.deferred = undefined; // COMMIT releases the last savepoint, ROLLBACK drops it
       let broken: Error | undefined;
       try {
         if (commit) {
@@ -505,6 +510,10 @@ export class PostgresStore implements Store {
   private async flushPending(ctx: TxContext): Promise<void> {
     if (ctx.pending.length === 0) return;
     const rows = ctx.pending.splice(0).map(recordValues);
+    if (rows.length === 1) {
+      await ctx.client.query({ name: 'omnibus_insert_one', text: INSERT_ONE_SQL, values: rows[0] });
+      return;
+    }
     // One array per column, for unnest.
     const columns = rows[0]!.map((_, i) => rows.map((row) => row[i]));
     await ctx.client.query({ name: 'omnibus_insert_many', text: INSERT_MANY_SQL, values: columns });

@@ -64,6 +64,10 @@ ON CONFLICT (tenant, collection, id) DO NOTHING RETURNING 1`;
 /** Takes back a row this transaction just inserted (it went over the object limit). */
 export const UNINSERT_SQL = 'DELETE FROM records WHERE tenant = $1 AND collection = $2 AND id = $3';
 
+/** One deferred create (a statement whose values are scalars, so a deferred savepoint can ride with it). */
+export const INSERT_ONE_SQL = `
+INSERT INTO records (${RECORD_COLUMNS}) VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9)`;
+
 /** Deferred creates in one statement; `unnest` keeps their order, so `seq` follows it. */
 export const INSERT_MANY_SQL = `
 INSERT INTO records (${RECORD_COLUMNS})

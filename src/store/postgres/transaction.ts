@@ -40,6 +40,8 @@ export interface TxContext {
   usage: Map<string, Usage>;
   /** The conflict error that aborted this transaction, if one did: it must be rolled back and re-run. */
   conflict?: unknown;
+  /** Control statements sent with the next statement (see deferred-statements.ts); only a batch commit sets them. */
+  deferred?: string;
 }
 
 export function newTxContext(client: Client): TxContext {

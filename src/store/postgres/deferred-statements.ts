@@ -1,0 +1,72 @@
+/**
+ * Control statements (a batch operation's SAVEPOINT) that ride with the
+ * transaction's next statement instead of costing a round trip of their own.
+ * On a machine where PostgreSQL runs beside the server, each statement's
+ * socket write and wake-up cost more than the statement; a savepoint sent
+ * alone doubled the writes of a one-statement operation, and one that issues
+ * no statement at all (a read answered from memory, a precondition that
+ * fails before writing) needs none.
+ */
+import pg from 'pg';
+import type { Client } from './transaction.js';
+
+/** Where the deferred statements wait: the transaction's context. */
+export interface DeferredHolder {
+  /** Simple-protocol statements to run before the next statement; cleared once sent. */
+  deferred?: string;
+}
+
+type Scalar = string | number | boolean | null;
+
+function isScalar(v: unknown): v is Scalar {
+  return v === null || typeof v === 'number' || typeof v === 'boolean' || (typeof v === 'string' && !v.includes('\u0000'));
+}
+
+/**
+ * `text` with its `$n` placeholders replaced by quoted literals. Only our
+ * named statements are inlined: their text is a constant with no `$` other
+ * than placeholders, and every value is a scalar (a string with a NUL, which
+ * a simple query cannot carry, is not).
+ */
+export function inlineStatement(text: string, values: readonly unknown[]): string | undefined {
+  if (!values.every(isScalar)) return undefined;
+  let ok = true;
+  const sql = text.replace(/\$(\d+)/g, (_, n: string) => {
+    const v = values[Number(n) - 1];
+    if (v === undefined) {
+      ok = false;
+      return '';
+    }
+    return v === null ? 'NULL' : pg.escapeLiteral(String(v));
+  });
+  return ok ? sql : undefined;
+}
+
+/**
+ * A client on which `holder.deferred` goes out with the next statement, in
+ * one simple query, when that statement can be inlined; otherwise just
+ * before it. The statement's own result is returned either way.
+ */
+export function deferringClient(client: Client, holder: DeferredHolder): Client {
+  const query = async (config: unknown, values?: unknown): Promise<unknown> => {
+    const deferred = holder.deferred;
+    if (deferred === undefined) return (client.query as (c: unknown, v?: unknown) => Promise<unknown>)(config, values);
+    holder.deferred = undefined;
+    const combined = combine(deferred, config, values);
+    if (combined !== undefined) {
+      const results = (await client.query(combined)) as unknown as pg.QueryResult[];
+      return results[results.length - 1];
+    }
+    await client.query(deferred);
+    return (client.query as (c: unknown, v?: unknown) => Promise<unknown>)(config, values);
+  };
+  return { query } as unknown as Client;
+}
+
+function combine(deferred: string, config: unknown, values: unknown): string | undefined {
+  if (typeof config === 'string') return values === undefined ? `${deferred}; ${config}` : undefined;
+  const c = config as pg.QueryConfig | null;
+  if (c === null || typeof c !== 'object' || typeof c.text !== 'string' || c.name === undefined) return undefined;
+  const sql = inlineStatement(c.text, c.values ?? []);
+  return sql === undefined ? undefined : `${deferred}; ${sql}`;
+}
