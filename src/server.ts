@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
-import { createToken } from './auth/authenticator.js';
+import { createFirstToken } from './auth/authenticator.js';
 import type { Config } from './config.js';
 import { createHttpApp } from './http/app.js';
 import { drainable } from './http/drain.js';
@@ -60,9 +60,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     if (services.auth.removedEnvTokens.length > 0) {
       logger.info({ ids: services.auth.removedEnvTokens }, 'tokens no longer listed in OMNIBUS_TOKENS were revoked');
     }
-    if ((await services.store.countTokens()) === 0 && options.onFirstToken) {
-      const grant = await createToken(services.auth, 'default', ['admin'], 'first-run');
-      options.onFirstToken(grant.token);
+    if (options.onFirstToken && (await services.store.countTokens()) === 0) {
+      const grant = await createFirstToken(services.auth, 'default', ['admin']);
+      if (grant) options.onFirstToken(grant.token);
     }
     const app = createHttpApp(services);
     server = await listen(app.fetch, config.host, config.port);

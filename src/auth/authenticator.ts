@@ -1,6 +1,6 @@
 import { AsyncResource } from 'node:async_hooks';
 import type { Logger } from '../log.js';
-import type { Store, TokenInfo, TokenSource } from '../store/types.js';
+import type { Store, TokenInfo, TokenRecord, TokenSource } from '../store/types.js';
 import type { Principal } from './principal.js';
 import { generateToken, hashToken, parseTokenList, principalOf, subjectFor, tokenIdOf, type TokenGrant } from './tokens.js';
 
@@ -62,15 +62,16 @@ export class Authenticator {
 
   async grant(grant: TokenGrant, source: TokenSource = 'cli'): Promise<void> {
     const hash = hashToken(grant.token);
-    await this.store.putToken({
-      hash,
-      tenant: grant.tenant,
-      subject: grant.subject,
-      scopes: grant.scopes,
-      created: new Date().toISOString(),
-      source,
-    });
+    await this.store.putToken(tokenRecord(hash, grant, source));
     this.cache.delete(hash);
+  }
+
+  /** Stores the token only if there is no token at all; false when another was there first. */
+  async grantFirst(grant: TokenGrant, source: TokenSource): Promise<boolean> {
+    const hash = hashToken(grant.token);
+    const stored = await this.store.putFirstToken(tokenRecord(hash, grant, source));
+    this.cache.delete(hash);
+    return stored;
   }
 
   /** Every token (never the token itself), with last uses noted so far written first. */
@@ -144,6 +145,22 @@ export async function bootstrapTokens(auth: Authenticator, tokens: string | unde
     if (t.source === 'env' && !listed.has(t.id) && (await auth.revoke(t.id))) auth.removedEnvTokens.push(t.id);
   }
   return grants.length;
+}
+
+/**
+ * The admin token of a first start, when the store has no token at all: made
+ * and stored in one step, so of several nodes starting together on an empty
+ * database exactly one makes it (the others get undefined).
+ */
+export async function createFirstToken(auth: Authenticator, tenant: string, scopes: TokenGrant['scopes']): Promise<(TokenGrant & { id: string }) | undefined> {
+  const token = generateToken();
+  const grant = { token, tenant, scopes, subject: subjectFor(token) };
+  if (!(await auth.grantFirst(grant, 'first-run'))) return undefined;
+  return { ...grant, id: tokenIdOf(hashToken(token)) };
+}
+
+function tokenRecord(hash: string, grant: TokenGrant, source: TokenSource): TokenRecord {
+  return { hash, tenant: grant.tenant, subject: grant.subject, scopes: grant.scopes, created: new Date().toISOString(), source };
 }
 
 /** Creates a token and stores only its digest; the caller shows the token once. */

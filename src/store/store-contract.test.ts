@@ -293,6 +293,25 @@ describe.each(CASES)('$name store contract', ({ backend, enabled }) => {
         expect(await store.findToken('no-such-hash')).toBeUndefined();
       });
 
+      it('a first token is stored only into an empty token table; of first puts racing from three stores on one database exactly one wins', async () => {
+        for (let round = 0; round < 5; round++) {
+          const fresh = await backend.open();
+          try {
+            const stores = [fresh.store, await fresh.openSibling(), await fresh.openSibling()];
+            const tokens = stores.map((_, i): TokenRecord => ({ hash: `first-${round}-${i}-${++counter}`, tenant: 'default', subject: `node${i}`, scopes: ['admin'], created: '2024-01-01T00:00:00.000Z' }));
+            const stored = await Promise.all(stores.map((st, i) => st.putFirstToken(tokens[i]!)));
+            expect(stored.filter(Boolean)).toHaveLength(1);
+            expect(await fresh.store.countTokens()).toBe(1);
+            const winner = tokens[stored.indexOf(true)]!;
+            expect(await fresh.store.findToken(winner.hash)).toEqual(winner);
+            expect(await fresh.store.putFirstToken({ ...winner, hash: `late-${++counter}` })).toBe(false);
+            expect(await fresh.store.countTokens()).toBe(1);
+          } finally {
+            await fresh.cleanup();
+          }
+        }
+      });
+
       it('the same new token put at once by two stores on one database (two nodes starting together) is stored once, without an error', async () => {
         const sibling = await handle.openSibling();
         for (let round = 0; round < 200; round++) {

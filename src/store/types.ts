@@ -106,6 +106,12 @@ export interface Store {
   countRecords(tenant: string): Promise<number>;
 
   putToken(token: TokenRecord): Promise<void>;
+  /**
+   * Stores `token` only if no token exists at all, atomically, also against
+   * other processes on the same database (several nodes starting together on
+   * an empty one); true when it was stored.
+   */
+  putFirstToken(token: TokenRecord): Promise<boolean>;
   findToken(hash: string): Promise<TokenRecord | undefined>;
   countTokens(): Promise<number>;
   /** Every token, oldest first. */

@@ -59,6 +59,8 @@ import {
   DELETE_TOKEN_SQL,
   FIND_TOKEN_SQL,
   LIST_TOKENS_SQL,
+  LOCK_TOKENS_SQL,
+  PUT_FIRST_TOKEN_SQL,
   PUT_TOKEN_SQL,
   TOUCH_TOKENS_SQL,
   type TokenInfoRow,
@@ -414,6 +416,16 @@ export class PostgresStore implements Store {
       if (!isUniqueViolationOn(err, 'tokens_id')) throw err;
       await this.query('omnibus_put_token_v3', PUT_TOKEN_SQL, params);
     }
+  }
+
+  async putFirstToken(token: TokenRecord): Promise<boolean> {
+    const params = [token.hash, tokenIdOf(token.hash), token.tenant, token.subject, token.scopes.join(','), token.created, token.source ?? 'cli'];
+    return this.withClient((client) =>
+      runInTransaction(client, undefined, async () => {
+        await client.query(LOCK_TOKENS_SQL);
+        return (await client.query(PUT_FIRST_TOKEN_SQL, params)).rowCount === 1;
+      }),
+    );
   }
 
   async findToken(hash: string): Promise<TokenRecord | undefined> {

@@ -10,6 +10,14 @@ INSERT INTO tokens (hash, id, tenant, subject, scopes, created, source) VALUES (
 ON CONFLICT (hash) DO UPDATE SET tenant = excluded.tenant, subject = excluded.subject, scopes = excluded.scopes,
   source = excluded.source`;
 
+/** Under LOCK_TOKENS_SQL: the token, unless there is one already. */
+export const PUT_FIRST_TOKEN_SQL = `
+INSERT INTO tokens (hash, id, tenant, subject, scopes, created, source)
+SELECT $1, $2, $3, $4, $5, $6, $7 WHERE NOT EXISTS (SELECT 1 FROM tokens)`;
+
+/** Self-exclusive and exclusive of inserts: two first starts take turns, and the second sees the first's token. */
+export const LOCK_TOKENS_SQL = 'LOCK TABLE tokens IN SHARE ROW EXCLUSIVE MODE';
+
 export const FIND_TOKEN_SQL = 'SELECT hash, tenant, subject, scopes, created FROM tokens WHERE hash = $1';
 
 export const LIST_TOKENS_SQL = 'SELECT id, tenant, subject, scopes, created, last_used, source FROM tokens ORDER BY created, id';

@@ -235,6 +235,27 @@ export class SqliteStore implements Store {
     });
   }
 
+  putFirstToken(token: TokenRecord): Promise<boolean> {
+    // IMMEDIATE: the write lock first, so the check reads what another process has committed.
+    return this.write((db) =>
+      db
+        .transaction(() => {
+          if (this.stmt(db, 'SELECT 1 FROM tokens LIMIT 1').get() !== undefined) return false;
+          this.stmt(db, 'INSERT INTO tokens (hash, id, tenant, subject, scopes, created, source) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+            token.hash,
+            tokenIdOf(token.hash),
+            token.tenant,
+            token.subject,
+            token.scopes.join(','),
+            token.created,
+            token.source ?? 'cli',
+          );
+          return true;
+        })
+        .immediate(),
+    );
+  }
+
   async findToken(hash: string): Promise<TokenRecord | undefined> {
     const row = this.stmt(this.readDb(), 'SELECT hash, tenant, subject, scopes, created FROM tokens WHERE hash = ?').get(hash) as
       | { hash: string; tenant: string; subject: string; scopes: string; created: string }
