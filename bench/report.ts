@@ -7,32 +7,15 @@
  */
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import type { Cell as RunCell, Workload } from './peers/run.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const input = process.argv[2] ?? join(ROOT, 'bench', 'results', 'peers.json');
 const PAGE = join(ROOT, 'docs', 'PERFORMANCE.md');
 const CHARTS = join(ROOT, 'docs', 'performance');
 
-type Workload = 'get' | 'create' | 'update';
-interface Cell {
-  part: 'peers' | 'scaling';
-  comparison: 'sqlite' | 'map' | 'postgres';
-  workload: Workload;
-  target: string;
-  kind: string;
-  store: string;
-  batchSize: number;
-  payloadBytes: number;
-  rounds: number;
-  batchMs: number;
-  usPerOp: number;
-  opsPerSec: number;
-  omnibusSpeedup: number;
-  cpuUsPerOp: number;
-  peakRssMb: number;
-  maxRssMb: number;
-  roundsMs?: number[];
-}
+/** Results written before rounds were kept have no `roundsMs`. */
+type Cell = Omit<RunCell, 'roundsMs'> & { roundsMs?: number[] };
 interface Results {
   measuredAt: string;
   quick: boolean;

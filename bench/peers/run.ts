@@ -50,7 +50,7 @@ const PAYLOADS = QUICK ? [100, 10 * 1024] : [100, 10 * 1024, 1024 * 1024];
 
 type Kind = 'omnibus' | 'hapi-bassmaster' | 'express-loopback' | 'fastify-inject';
 type StoreKind = 'sqlite' | 'map' | 'postgres';
-type Workload = 'get' | 'create' | 'update';
+export type Workload = 'get' | 'create' | 'update';
 const WORKLOADS: Workload[] = ['get', 'create', 'update'];
 const PEERS: Kind[] = ['hapi-bassmaster', 'express-loopback', 'fastify-inject'];
 export const LABELS: Record<Kind, string> = {
@@ -296,7 +296,8 @@ async function checkSemantics(t: Target, coll: string): Promise<void> {
 
 // ---------------------------------------------------------------- measuring
 
-interface Cell {
+/** One measured cell of bench/results/peers.json (bench/report.ts reads them). */
+export interface Cell {
   part: 'peers' | 'scaling';
   /** For part 1: which comparison (peers on SQLite, on a Map, on PostgreSQL); Omnibus rows carry the one they belong to. */
   comparison: StoreKind;
