@@ -406,7 +406,7 @@ export class PostgresStore implements Store {
   }
 
   async putToken(token: TokenRecord): Promise<void> {
-    const params = [token.hash, tokenIdOf(token.hash), token.tenant, token.subject, token.scopes.join(','), token.created, token.source ?? 'cli'];
+    const params = tokenParams(token);
     try {
       await this.query('omnibus_put_token_v3', PUT_TOKEN_SQL, params);
     } catch (err) {
@@ -419,7 +419,7 @@ export class PostgresStore implements Store {
   }
 
   async putFirstToken(token: TokenRecord): Promise<boolean> {
-    const params = [token.hash, tokenIdOf(token.hash), token.tenant, token.subject, token.scopes.join(','), token.created, token.source ?? 'cli'];
+    const params = tokenParams(token);
     return this.withClient((client) =>
       runInTransaction(client, undefined, async () => {
         await client.query(LOCK_TOKENS_SQL);
@@ -669,4 +669,9 @@ function errorInfo(err: unknown): { message: string; code?: unknown } {
 function isUniqueViolationOn(err: unknown, constraint: string): boolean {
   const e = err as { code?: unknown; constraint?: unknown } | null;
   return e !== null && typeof e === 'object' && e.code === '23505' && e.constraint === constraint;
+}
+
+/** The columns of PUT_TOKEN_SQL and PUT_FIRST_TOKEN_SQL, in order. */
+function tokenParams(token: TokenRecord): unknown[] {
+  return [token.hash, tokenIdOf(token.hash), token.tenant, token.subject, token.scopes.join(','), token.created, token.source ?? 'cli'];
 }
