@@ -1,4 +1,5 @@
-import type { StoredRecord } from './types.js';
+import { tokenIdOf } from '../auth/tokens.js';
+import type { StoredRecord, TokenRecord } from './types.js';
 
 /** The `records` columns a write sets, in one order that both backends' SQL and values follow. */
 export const RECORD_COLUMNS = 'tenant, collection, id, data, etag, created, updated, created_by, updated_by';
@@ -14,4 +15,12 @@ export function recordValues(r: StoredRecord): unknown[] {
  */
 export function replaceValues(r: StoredRecord, expectedEtag: string): unknown[] {
   return [JSON.stringify(r.data), r.etag, r.updated, r.updatedBy, r.tenant, r.collection, r.id, expectedEtag];
+}
+
+/** The `tokens` columns a write sets, in one order that both backends' SQL and values follow. */
+export const TOKEN_COLUMNS = 'hash, id, tenant, subject, scopes, created, source';
+
+/** A token's values in `TOKEN_COLUMNS` order (its public id derived from the hash, scopes comma-separated). */
+export function tokenValues(token: TokenRecord): unknown[] {
+  return [token.hash, tokenIdOf(token.hash), token.tenant, token.subject, token.scopes.join(','), token.created, token.source ?? 'cli'];
 }

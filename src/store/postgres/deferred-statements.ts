@@ -48,17 +48,18 @@ export function inlineStatement(text: string, values: readonly unknown[]): strin
  * before it. The statement's own result is returned either way.
  */
 export function deferringClient(client: Client, holder: DeferredHolder): Client {
+  const send = client.query.bind(client) as (config: unknown, values?: unknown) => Promise<unknown>;
   const query = async (config: unknown, values?: unknown): Promise<unknown> => {
     const deferred = holder.deferred;
-    if (deferred === undefined) return (client.query as (c: unknown, v?: unknown) => Promise<unknown>)(config, values);
+    if (deferred === undefined) return send(config, values);
     holder.deferred = undefined;
     const combined = combine(deferred, config, values);
     if (combined !== undefined) {
-      const results = (await client.query(combined)) as unknown as pg.QueryResult[];
+      const results = (await send(combined)) as pg.QueryResult[];
       return results[results.length - 1];
     }
-    await client.query(deferred);
-    return (client.query as (c: unknown, v?: unknown) => Promise<unknown>)(config, values);
+    await send(deferred);
+    return send(config, values);
   };
   return { query } as unknown as Client;
 }

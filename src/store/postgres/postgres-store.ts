@@ -52,8 +52,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Scope } from '../../auth/principal.js';
 import { silentLogger, type Logger } from '../../log.js';
-import { RECORD_COLUMNS, recordValues, replaceValues } from '../record-columns.js';
-import { tokenIdOf } from '../../auth/tokens.js';
+import { RECORD_COLUMNS, recordValues, replaceValues, tokenValues } from '../record-columns.js';
 import type { InsertOptions, InsertOutcome, ListQuery, RecordKey, Store, StoredRecord, TokenInfo, TokenRecord, TokenSource } from '../types.js';
 import {
   DELETE_TOKEN_SQL,
@@ -406,7 +405,7 @@ export class PostgresStore implements Store {
   }
 
   async putToken(token: TokenRecord): Promise<void> {
-    const params = tokenParams(token);
+    const params = tokenValues(token);
     try {
       await this.query('omnibus_put_token_v3', PUT_TOKEN_SQL, params);
     } catch (err) {
@@ -419,7 +418,7 @@ export class PostgresStore implements Store {
   }
 
   async putFirstToken(token: TokenRecord): Promise<boolean> {
-    const params = tokenParams(token);
+    const params = tokenValues(token);
     return this.withClient((client) =>
       runInTransaction(client, undefined, async () => {
         await client.query(LOCK_TOKENS_SQL);
@@ -669,9 +668,4 @@ function errorInfo(err: unknown): { message: string; code?: unknown } {
 function isUniqueViolationOn(err: unknown, constraint: string): boolean {
   const e = err as { code?: unknown; constraint?: unknown } | null;
   return e !== null && typeof e === 'object' && e.code === '23505' && e.constraint === constraint;
-}
-
-/** The columns of PUT_TOKEN_SQL and PUT_FIRST_TOKEN_SQL, in order. */
-function tokenParams(token: TokenRecord): unknown[] {
-  return [token.hash, tokenIdOf(token.hash), token.tenant, token.subject, token.scopes.join(','), token.created, token.source ?? 'cli'];
 }

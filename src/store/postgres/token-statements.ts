@@ -1,18 +1,19 @@
 /**
  * The PostgreSQL store's statements on the `tokens` table (hashed tokens,
  * their public id, source and last use). Ids are computed by the caller
- * (`tokenIdOf`), so both backends derive them in one place.
+ * (`tokenValues`), so both backends derive them in one place.
  */
+import { TOKEN_COLUMNS } from '../record-columns.js';
 
 /** Insert a token, or replace tenant, subject, scopes and source of the same hash (`created` stays). */
 export const PUT_TOKEN_SQL = `
-INSERT INTO tokens (hash, id, tenant, subject, scopes, created, source) VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (hash) DO UPDATE SET tenant = excluded.tenant, subject = excluded.subject, scopes = excluded.scopes,
   source = excluded.source`;
 
 /** Under LOCK_TOKENS_SQL: the token, unless there is one already. */
 export const PUT_FIRST_TOKEN_SQL = `
-INSERT INTO tokens (hash, id, tenant, subject, scopes, created, source)
+INSERT INTO tokens (${TOKEN_COLUMNS})
 SELECT $1, $2, $3, $4, $5, $6, $7 WHERE NOT EXISTS (SELECT 1 FROM tokens)`;
 
 /** Self-exclusive and exclusive of inserts: two first starts take turns, and the second sees the first's token. */

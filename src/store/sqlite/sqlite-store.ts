@@ -4,9 +4,8 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Scope } from '../../auth/principal.js';
 import { MIGRATIONS } from '../migrations.js';
-import { RECORD_COLUMNS, recordValues, replaceValues } from '../record-columns.js';
+import { RECORD_COLUMNS, recordValues, replaceValues, TOKEN_COLUMNS, tokenValues } from '../record-columns.js';
 import { AsyncMutex } from '../async-mutex.js';
-import { tokenIdOf } from '../../auth/tokens.js';
 import type { InsertOutcome, ListQuery, RecordKey, Store, StoredRecord, TokenInfo, TokenRecord, TokenSource } from '../types.js';
 import type { BatchCommit, CommitRecorder } from '../../engine/types.js';
 import type { IdempotencyKeyStore } from '../idempotency-types.js';
@@ -228,10 +227,10 @@ export class SqliteStore implements Store {
     return this.write((db) => {
       this.stmt(
         db,
-        `INSERT INTO tokens (hash, id, tenant, subject, scopes, created, source) VALUES (?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (hash) DO UPDATE SET tenant = excluded.tenant, subject = excluded.subject, scopes = excluded.scopes,
            source = excluded.source`,
-      ).run(token.hash, tokenIdOf(token.hash), token.tenant, token.subject, token.scopes.join(','), token.created, token.source ?? 'cli');
+      ).run(...tokenValues(token));
     });
   }
 
@@ -241,15 +240,7 @@ export class SqliteStore implements Store {
       db
         .transaction(() => {
           if (this.stmt(db, 'SELECT 1 FROM tokens LIMIT 1').get() !== undefined) return false;
-          this.stmt(db, 'INSERT INTO tokens (hash, id, tenant, subject, scopes, created, source) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
-            token.hash,
-            tokenIdOf(token.hash),
-            token.tenant,
-            token.subject,
-            token.scopes.join(','),
-            token.created,
-            token.source ?? 'cli',
-          );
+          this.stmt(db, `INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(...tokenValues(token));
           return true;
         })
         .immediate(),
