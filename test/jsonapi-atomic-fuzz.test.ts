@@ -86,9 +86,20 @@ const operation = fc.record(
   },
   { requiredKeys: [] },
 );
-const documents = fc.record(
-  { 'atomic:operations': fc.oneof(fc.array(operation, { maxLength: 6 }), junk), data: junk, included: junk, meta: junk, jsonapi: junk },
-  { requiredKeys: [] },
+/** Operations that are well-formed, so that documents reach the accepting path by design, not only by rare chance. */
+const wellFormed = fc.oneof(
+  fc.record({
+    op: fc.constant('add'),
+    data: fc.record({ type: fc.constantFrom('people', 'articles'), attributes: fc.dictionary(fc.constantFrom('name', 'title'), fc.string({ maxLength: 6 }), { maxKeys: 2 }) }),
+  }),
+  fc.record({ op: fc.constant('remove'), ref: fc.record({ type: fc.constantFrom('people', 'articles'), id: fc.constantFrom('1', 'k2') }) }),
+);
+const documents = fc.oneof(
+  fc.record(
+    { 'atomic:operations': fc.oneof(fc.array(fc.oneof(operation, wellFormed), { maxLength: 6 }), junk), data: junk, included: junk, meta: junk, jsonapi: junk },
+    { requiredKeys: [] },
+  ),
+  fc.record({ 'atomic:operations': fc.array(wellFormed, { minLength: 1, maxLength: 4 }) }),
 );
 
 /** Valid documents to mutate: the format's own example and what Orbit.js sends. */
