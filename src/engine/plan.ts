@@ -12,7 +12,7 @@ export type Unit = { kind: 'single'; op: PreparedOperation } | { kind: 'group'; 
  */
 export interface GraphPlan {
   units: Unit[];
-  after: number[][];
+  after: (readonly number[])[];
   dependents: number[][];
 }
 
@@ -61,7 +61,8 @@ export function planGraph(ops: PreparedOperation[]): GraphPlan {
   }
 
   // Direct dependencies of each operation, as operation indices.
-  const direct: number[][] = ops.map((p) => {
+  const direct: (readonly number[])[] = ops.map((p) => {
+    if (p.op.dependsOn === undefined || p.op.dependsOn.length === 0) return NONE;
     const deps = new Set<number>();
     for (const name of p.op.dependsOn ?? []) {
       const index = byId.get(name);
@@ -80,6 +81,7 @@ export function planGraph(ops: PreparedOperation[]): GraphPlan {
   });
 
   for (const p of ops) {
+    if (!p.op.references) continue;
     for (const id of referencedIds(p)) {
       const index = byId.get(id);
       if (index === undefined) throw invalid(`${label(p)} refers to $${id}, which is no operation of this batch.`);
@@ -101,7 +103,8 @@ export function planGraph(ops: PreparedOperation[]): GraphPlan {
     }
     unitOf[p.op.index] = units.length - 1;
   }
-  const after = units.map((_, u) => {
+  const after = units.map((unit, u) => {
+    if (unit.kind === 'single' && direct[unit.op.op.index]!.length === 0) return NONE;
     const deps = new Set<number>();
     for (const p of members(units[u]!)) for (const d of direct[p.op.index]!) if (unitOf[d] !== u) deps.add(unitOf[d]!);
     return [...deps].sort((a, b) => a - b);
@@ -111,8 +114,11 @@ export function planGraph(ops: PreparedOperation[]): GraphPlan {
   return { units, after, dependents };
 }
 
+/** No dependencies: shared, as most operations of a batch have none (never written to). */
+const NONE: readonly number[] = Object.freeze([]) as readonly number[];
+
 /** Whether operation `from` depends on operation `to`, directly or transitively (searched only for references). */
-function dependsOn(direct: number[][], from: number, to: number): boolean {
+function dependsOn(direct: (readonly number[])[], from: number, to: number): boolean {
   const seen = new Set<number>();
   const stack = [from];
   while (stack.length > 0) {

@@ -71,21 +71,26 @@ export async function runGraph(
   let halted = false;
 
   /** Ids some operation refers to: only their results need keeping. */
-  const referenced = new Set(units.flatMap((unit) => members(unit).flatMap(referencedIds)));
+  const referenced = new Set<string>();
+  for (const unit of units) for (const p of members(unit)) if (p.op.references) for (const id of referencedIds(p)) referenced.add(id);
 
   /** Dispatches one operation with its references resolved, and keeps its result for later references. */
-  const run: OperationRunner = async (p) => {
+  const run: OperationRunner = (p) => {
+    const kept = p.op.id !== undefined && referenced.has(p.op.id);
+    // Most operations neither refer to nor are referred to: dispatched as they are, with no promise of the runner's own.
+    if (!p.op.references && !kept) return dispatchOne(p, ctx);
     let resolved = p;
     if (p.op.references) {
       try {
         resolved = resolveReferences(p, (id) => finished.get(id));
       } catch (err) {
-        return problemResult(p, toApiError(err));
+        return Promise.resolve(problemResult(p, toApiError(err)));
       }
     }
-    const result = await dispatchOne(resolved, ctx);
-    if (p.op.id !== undefined && referenced.has(p.op.id)) finished.set(p.op.id, { result, path: resolved.target.path });
-    return result;
+    return dispatchOne(resolved, ctx).then((result) => {
+      if (kept) finished.set(p.op.id!, { result, path: resolved.target.path });
+      return result;
+    });
   };
 
   const snapshot = await firstWaveSnapshot(units, ready, ctx, limit);

@@ -29,8 +29,11 @@ export function canonicalHeaderName(lower: string): string {
 export function isProblem(r: OperationResult): boolean {
   const type = r.headers['content-type'];
   if (type === undefined || r.body === null || typeof r.body !== 'object' || Array.isArray(r.body)) return false;
-  return type === PROBLEM_CONTENT_TYPE || type.split(';')[0]!.trim().toLowerCase() === PROBLEM_CONTENT_TYPE;
+  return type === PROBLEM_CONTENT_TYPE || PROBLEM_TYPE.test(type);
 }
+
+/** `application/problem+json` with any case, spacing or parameters (tested without splitting: every result passes here). */
+const PROBLEM_TYPE = /^\s*application\/problem\+json\s*(;|$)/i;
 
 const PROBLEM_MEMBERS = new Set(['type', 'title', 'status', 'detail', 'code', 'errors']);
 
