@@ -6,8 +6,9 @@ export interface BatchTransactionHost {
   /** Longest time the batch transaction stays open before it commits (and lets go of its row locks). */
   maxHoldMs: number;
   /**
-   * BEGIN on a pooled client kept for this batch, then `then` (statements sent in the
-   * same round trip); with `lockTimeoutMs`, lock waits longer than that fail (55P03).
+   * A pooled client kept for this batch, whose BEGIN and then `then` go out with its
+   * first statement (a transaction that sends none costs no round trip); with
+   * `lockTimeoutMs`, lock waits longer than that fail (55P03).
    */
   begin(lockTimeoutMs?: number, then?: string): Promise<TxContext>;
   /** Runs `fn` with store calls joining the batch transaction. */
@@ -60,10 +61,11 @@ export class PostgresBatchCommit implements BatchCommit {
     let result: T;
     for (let attempt = 1; ; attempt++) {
       let ctx = this.ctx;
+      if (!ctx) ctx = await this.begin(attempt === 1 ? LOCK_WAIT_MS : undefined); // with the first savepoint
       // The last operation's savepoint is released with this one's SAVEPOINT (or by the COMMIT), and
-      // both go out with this operation's first statement: it costs no round trip of its own.
-      if (ctx) ctx.deferred = `RELEASE SAVEPOINT ${SAVEPOINT}; SAVEPOINT ${SAVEPOINT}`;
-      else ctx = await this.begin(attempt === 1 ? LOCK_WAIT_MS : undefined); // with the first savepoint
+      // both go out with this operation's first statement: it costs no round trip of its own. While
+      // BEGIN has not gone out yet, the first savepoint waits with it.
+      else if (!ctx.opening) ctx.deferred = `RELEASE SAVEPOINT ${SAVEPOINT}; SAVEPOINT ${SAVEPOINT}`;
       const usage = copyUsage(ctx.usage);
       let failure: { err: unknown } | undefined;
       try {

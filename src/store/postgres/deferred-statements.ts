@@ -1,11 +1,12 @@
 /**
- * Control statements (a batch operation's SAVEPOINT) that ride with the
- * transaction's next statement instead of costing a round trip of their own.
+ * Control statements (a batch transaction's BEGIN, an operation's SAVEPOINT)
+ * that ride with the transaction's next statement instead of costing a round trip of their own.
  * On a machine where PostgreSQL runs beside the server, each statement's
  * socket write and wake-up cost more than the statement; a savepoint sent
  * alone doubled the writes of a one-statement operation, and one that issues
  * no statement at all (a read answered from memory, a precondition that
- * fails before writing) needs none.
+ * fails before writing) needs none, and a transaction that never sent one
+ * needs no BEGIN or COMMIT.
  */
 import pg from 'pg';
 import type { Client } from './transaction.js';
@@ -14,6 +15,8 @@ import type { Client } from './transaction.js';
 export interface DeferredHolder {
   /** Simple-protocol statements to run before the next statement; cleared once sent. */
   deferred?: string;
+  /** The deferred statements open the transaction (BEGIN): until they are sent there is none to end. */
+  opening?: boolean;
 }
 
 type Scalar = string | number | boolean | null;
@@ -53,6 +56,7 @@ export function deferringClient(client: Client, holder: DeferredHolder): Client 
     const deferred = holder.deferred;
     if (deferred === undefined) return send(config, values);
     holder.deferred = undefined;
+    holder.opening = false; // from here on the transaction may exist, even if this send fails
     const combined = combine(deferred, config, values);
     if (combined !== undefined) {
       const results = (await send(combined)) as pg.QueryResult[];

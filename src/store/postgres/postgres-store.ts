@@ -257,13 +257,9 @@ export class PostgresStore implements Store {
       const held = { client, onError, broken: undefined as Error | undefined };
       client.on('error', onError);
       this.batchClients.set(ctx, held);
-      try {
-        const statements = ['BEGIN', ...(lockTimeoutMs === undefined ? [] : [`SET LOCAL lock_timeout = ${Math.floor(lockTimeoutMs)}`]), ...(then ? [then] : [])];
-        await client.query(statements.join('; '));
-      } catch (err) {
-        this.releaseBatchClient(ctx, asError(err));
-        throw err;
-      }
+      const statements = ['BEGIN', ...(lockTimeoutMs === undefined ? [] : [`SET LOCAL lock_timeout = ${Math.floor(lockTimeoutMs)}`]), ...(then ? [then] : [])];
+      ctx.deferred = statements.join('; ');
+      ctx.opening = true;
       return ctx;
     },
     within: (ctx, fn) => this.tx.run(ctx, fn),
@@ -277,7 +273,14 @@ export class PostgresStore implements Store {
     },
     flush: (ctx) => this.inTx(ctx, async () => undefined),
     end: async (ctx, commit) => {
-      ctx.deferred = undefined; // COMMIT releases the last savepoint, ROLLBACK drops it
+      if (ctx.opening && (!commit || ctx.pending.length === 0)) {
+        // BEGIN never went out (no operation sent a statement, no create is kept back): nothing to end.
+        ctx.finished = true;
+        ctx.deferred = undefined;
+        this.releaseBatchClient(ctx, undefined);
+        return;
+      }
+      if (!ctx.opening) ctx.deferred = undefined; // COMMIT releases the last savepoint, ROLLBACK drops it
       let broken: Error | undefined;
       try {
         if (commit) {

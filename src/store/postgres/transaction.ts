@@ -42,6 +42,8 @@ export interface TxContext {
   conflict?: unknown;
   /** Control statements sent with the next statement (see deferred-statements.ts); only a batch commit sets them. */
   deferred?: string;
+  /** `deferred` holds the BEGIN: nothing was sent on this transaction yet. */
+  opening?: boolean;
 }
 
 export function newTxContext(client: Client): TxContext {
