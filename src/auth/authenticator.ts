@@ -153,10 +153,8 @@ export async function bootstrapTokens(auth: Authenticator, tokens: string | unde
  * database exactly one makes it (the others get undefined).
  */
 export async function createFirstToken(auth: Authenticator, tenant: string, scopes: TokenGrant['scopes']): Promise<(TokenGrant & { id: string }) | undefined> {
-  const token = generateToken();
-  const grant = { token, tenant, scopes, subject: subjectFor(token) };
-  if (!(await auth.grantFirst(grant, 'first-run'))) return undefined;
-  return { ...grant, id: tokenIdOf(hashToken(token)) };
+  const grant = newGrant(tenant, scopes);
+  return (await auth.grantFirst(grant, 'first-run')) ? withId(grant) : undefined;
 }
 
 function tokenRecord(hash: string, grant: TokenGrant, source: TokenSource): TokenRecord {
@@ -170,8 +168,18 @@ export async function createToken(
   scopes: TokenGrant['scopes'],
   source: TokenSource = 'cli',
 ): Promise<TokenGrant & { id: string }> {
-  const token = generateToken();
-  const grant = { token, tenant, scopes, subject: subjectFor(token) };
+  const grant = newGrant(tenant, scopes);
   await auth.grant(grant, source);
-  return { ...grant, id: tokenIdOf(hashToken(token)) };
+  return withId(grant);
+}
+
+/** A freshly generated token for `tenant`, its subject derived from it. */
+function newGrant(tenant: string, scopes: TokenGrant['scopes']): TokenGrant {
+  const token = generateToken();
+  return { token, tenant, scopes, subject: subjectFor(token) };
+}
+
+/** The grant with the token's public id, as it is shown once. */
+function withId(grant: TokenGrant): TokenGrant & { id: string } {
+  return { ...grant, id: tokenIdOf(hashToken(grant.token)) };
 }

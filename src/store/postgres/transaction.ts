@@ -10,6 +10,7 @@ import type pg from 'pg';
 import { ApiError } from '../../errors.js';
 import { AsyncMutex } from '../async-mutex.js';
 import type { StoredRecord } from '../types.js';
+import type { DeferredHolder } from './deferred-statements.js';
 
 /** What a store call runs its statements on: a pooled client, or the pool itself for one autocommit statement. */
 export type Client = Pick<pg.ClientBase, 'query'>;
@@ -28,8 +29,11 @@ export interface Usage {
   locked?: number;
 }
 
-/** The open transaction that store calls made inside `transaction(fn)` join. */
-export interface TxContext {
+/**
+ * The open transaction that store calls made inside `transaction(fn)` join.
+ * Its deferred control statements (deferred-statements.ts) are set only by a batch commit.
+ */
+export interface TxContext extends DeferredHolder {
   client: Client;
   /** One store call at a time on the transaction's client. */
   lock: AsyncMutex;
@@ -40,10 +44,6 @@ export interface TxContext {
   usage: Map<string, Usage>;
   /** The conflict error that aborted this transaction, if one did: it must be rolled back and re-run. */
   conflict?: unknown;
-  /** Control statements sent with the next statement (see deferred-statements.ts); only a batch commit sets them. */
-  deferred?: string;
-  /** `deferred` holds the BEGIN: nothing was sent on this transaction yet. */
-  opening?: boolean;
 }
 
 export function newTxContext(client: Client): TxContext {
