@@ -1,10 +1,11 @@
 import { CollectionRegistry } from './api/collections.js';
 import { objectXmlRoute } from './api/object-xml-route.js';
 import { createApiHandler, type ExtraRoute } from './api/router.js';
-import type { ApiHandler } from './api/types.js';
+import type { ApiHandler, ApiRequest } from './api/types.js';
 import { Authenticator, bootstrapTokens } from './auth/authenticator.js';
 import type { Config } from './config.js';
 import { readAheadFor } from './api/read-ahead.js';
+import { sharedWriteFilter } from './api/record-key.js';
 import { lockAheadFor } from './api/lock-ahead.js';
 import type { LockAhead, ReadAhead } from './engine/types.js';
 import { silentLogger, type Logger } from './log.js';
@@ -30,6 +31,8 @@ export interface Services {
   readAhead?: ReadAhead;
   /** Locks a group's records in a fixed order before it writes, where transactions can deadlock. */
   lockAhead?: LockAhead;
+  /** Which operations of a batch may share one transaction side by side, where the store has one (PostgreSQL). */
+  sharesCommit?: (req: ApiRequest) => boolean;
   /** Logs an error that made a request or operation answer 5xx, once, with the request's log fields. */
   logUnexpected(err: unknown): void;
   /** Idempotent retry of batches and single writes (`Idempotency-Key`), keys in the store. */
@@ -64,6 +67,7 @@ export async function createServices(
   }));
   // On SQLite a read costs microseconds in-process: nothing to gain by reading ahead.
   const readAhead = store.kind === 'postgres' ? readAheadFor(store, collections) : undefined;
+  const sharesCommit = store.openSharedCommit ? sharedWriteFilter(collections) : undefined;
   const lockAhead = store.lockRecords ? lockAheadFor(store as Store & Required<Pick<Store, 'lockRecords'>>, collections) : undefined;
   const idempotency = store.idempotencyKeys
     ? new IdempotencyGuard(store.idempotencyKeys, { ttlS: config.idempotencyTtlS, leaseS: config.idempotencyLeaseS, transactions: store, logger })
@@ -81,5 +85,5 @@ export async function createServices(
     await Promise.all(sweepers.map((s) => s.stop()));
   };
   const resourceRoute = (path: string): string => resourceRouteTemplate(path, collections);
-  return { config, store, auth, api, meter, resourceRoute, logger, readAhead, lockAhead, logUnexpected, idempotency, rateLimiter, stopBackground };
+  return { config, store, auth, api, meter, resourceRoute, logger, readAhead, lockAhead, sharesCommit, logUnexpected, idempotency, rateLimiter, stopBackground };
 }

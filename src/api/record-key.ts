@@ -20,3 +20,14 @@ export function recordKeyResolver(collections: CollectionRegistry): (req: ApiReq
     }
   };
 }
+
+/**
+ * Which operations may share a batch transaction side by side (see
+ * TransactionRunner.openSharedCommit): a PATCH or DELETE of one record of the
+ * resource API, whose whole effect is one compare-and-set statement. A PUT
+ * may create, which takes more than one.
+ */
+export function sharedWriteFilter(collections: CollectionRegistry): (req: ApiRequest) => boolean {
+  const recordKeyOf = recordKeyResolver(collections);
+  return (req) => (req.method === 'PATCH' || req.method === 'DELETE') && recordKeyOf(req) !== undefined;
+}

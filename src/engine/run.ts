@@ -96,6 +96,29 @@ export async function runGraph(
   const snapshot = await firstWaveSnapshot(units, ready, ctx, limit);
 
   /**
+   * Several lanes, no group and a snapshot: the first wave's independent
+   * writes that the store admits share one transaction (see
+   * TransactionRunner.openSharedCommit) instead of a lane each.
+   */
+  let shared: BatchCommit | undefined;
+  const sharing =
+    limit > 1 && snapshot !== undefined && ctx.sharesCommit !== undefined && ctx.transactions?.openSharedCommit !== undefined && units.every((unit) => unit.kind === 'single');
+  /** The units that run in the shared commit and have not finished: when none is left it commits. */
+  const sharers = new Set(
+    sharing
+      ? [...snapshot.members].filter((u) => {
+          const op = (units[u] as Extract<Unit, { kind: 'single' }>).op;
+          return dependents[u]!.length === 0 && !isRead(units[u]!) && op.op.ifNoneExist === undefined && ctx.sharesCommit!(apiRequest(op, ctx.principal));
+        })
+      : [],
+  );
+  const sharedCommit = (u: number): BatchCommit | undefined => (sharers.has(u) ? (shared ??= ctx.transactions!.openSharedCommit!()) : undefined);
+  /** Unit `u` finished: the shared commit commits after the last of its units (it may hold a row lock a later one waits for). */
+  const leaveShared = async (u: number): Promise<void> => {
+    if (sharers.delete(u) && sharers.size === 0) await shared?.commit();
+  };
+
+  /**
    * Runs units `us` and says which of them failed (of those that started):
    * one unit, or reads of the snapshot back to back (they are answered from
    * memory, so running them side by side would only cost scheduling).
@@ -112,7 +135,7 @@ export async function runGraph(
       }
     }
     // With several lanes a read needs none: everything it depends on is committed.
-    const commit = limit > 1 && isRead(unit) ? undefined : lane(k);
+    const commit = limit > 1 && isRead(unit) ? undefined : (sharedCommit(us[0]!) ?? lane(k));
     if (!snapshot?.members.has(us[0]!)) return [await runSingle(unit.op, ctx, results, commit, run)];
     return snapshot.enter(async () => {
       const outcome: boolean[] = [];
@@ -179,6 +202,7 @@ export async function runGraph(
             start(us, k)
               .then(async (outcome) => {
                 if (mustCommit(us)) await lanes[k]?.commit();
+                await leaveShared(u);
                 // Reads cut short by stopOnError did not start.
                 us.forEach((v, i) => (i < outcome.length ? finish(v, outcome[i]!) : (state[v] = 'waiting')));
                 free.push(k);
@@ -204,9 +228,11 @@ export async function runGraph(
     const outcome: BatchOutcome = halted ? { results: results.filter(Boolean), halted: state.includes('waiting') } : { results, halted: false };
     // One lane: its last commit is the batch's last, so a recorder may keep the whole outcome with it.
     for (const l of lanes) await l?.commit(limit === 1 ? outcome : undefined);
+    await shared?.commit();
     return outcome;
   } catch (err) {
     for (const l of lanes) await l?.abort().catch(() => {});
+    await shared?.abort().catch(() => {});
     throw err;
   }
 }

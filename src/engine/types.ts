@@ -138,6 +138,15 @@ export interface TransactionRunner {
    * in a transaction the recorder can write into.
    */
   openBatchCommit?(plan: { standaloneWrites: number; recorder?: CommitRecorder }): BatchCommit | undefined;
+  /**
+   * When present, a batch commit whose `run` may be called for several
+   * operations at once: they share its transaction, their statements go out
+   * together, and each statement is atomic on its own. Only for operations
+   * that `ExecutionContext.sharesCommit` admits (writes of one record whose
+   * one writing statement is all their effect), which need no savepoint of
+   * their own to fail alone. Never with a recorder.
+   */
+  openSharedCommit?(): BatchCommit;
 }
 
 /**
@@ -220,6 +229,13 @@ export interface ExecutionContext {
   authenticateOperation?: (token: string) => Promise<Principal | undefined>;
   readAhead?: ReadAhead;
   lockAhead?: LockAhead;
+  /**
+   * Whether an operation may run in a shared batch commit (see
+   * TransactionRunner.openSharedCommit): its effect is one writing statement
+   * on one record. The graph runner uses one for the independent writes of
+   * the first wave when running several units at a time.
+   */
+  sharesCommit?: (req: ApiRequest) => boolean;
   /**
    * How many units of a `graph` batch may run at the same time (default 1).
    * With a batch commit open they run one at a time regardless: its

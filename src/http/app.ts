@@ -180,6 +180,7 @@ function serverBatchEnvironment(services: Services): BatchEnvironment {
     transactions: store,
     readAhead: services.readAhead,
     lockAhead: services.lockAhead,
+    sharesCommit: services.sharesCommit,
     // SQLite has one writer: there a graph batch runs one unit at a time and shares the batch commit.
     batchConcurrency: store.kind === 'sqlite' ? 1 : config.batchConcurrency,
     maxQueries: config.compositeMaxQueries,

@@ -1,7 +1,7 @@
 import type { Principal } from '../auth/principal.js';
 import type { Dialect, PrecheckEnvironment } from '../dialects/types.js';
 import { executeBatch } from '../engine/execute.js';
-import type { Batch, BatchOutcome, CommitRecorder, Dispatcher, LockAhead, ReadAhead, TransactionRunner } from '../engine/types.js';
+import type { Batch, BatchOutcome, CommitRecorder, Dispatcher, ExecutionContext, LockAhead, ReadAhead, TransactionRunner } from '../engine/types.js';
 import { validateBatch } from '../engine/validate.js';
 import { ApiError, toApiError } from '../errors.js';
 import { IDEMPOTENCY_KEY_HEADER, KeyTaken, parseIdempotencyKey, requestFingerprint, type IdempotencyGuard, type KeyAttempt } from '../idempotency/index.js';
@@ -24,6 +24,8 @@ export interface BatchEnvironment {
   transactions?: TransactionRunner;
   readAhead?: ReadAhead;
   lockAhead?: LockAhead;
+  /** Which operations may share one batch transaction side by side (ExecutionContext.sharesCommit). */
+  sharesCommit?: ExecutionContext['sharesCommit'];
   /** Units of a `graph` batch that may run at the same time (OMNIBUS_BATCH_CONCURRENCY); default 1. */
   batchConcurrency?: number;
   /** List GETs one batch may carry, where its dialect limits them (OMNIBUS_COMPOSITE_MAX_QUERIES); absent or 0: no limit. */
@@ -173,6 +175,7 @@ async function runBatch(
         transactions: env.transactions,
         readAhead: env.readAhead,
         lockAhead: env.lockAhead,
+        sharesCommit: env.sharesCommit,
         concurrency: env.batchConcurrency,
         onUnexpectedError: env.onError,
         deadline: Math.min(Date.now() + env.batchDeadlineMs, env.operationsStopAt?.() ?? Infinity),

@@ -88,6 +88,8 @@ export interface Store {
   transaction<T>(fn: () => Promise<T>): Promise<T>;
   /** One durable commit for a batch's standalone operations, where the store measures faster with it (SQLite). */
   openBatchCommit?(plan: { standaloneWrites: number; recorder?: CommitRecorder }): BatchCommit | undefined;
+  /** A batch commit that operations may use side by side (see TransactionRunner.openSharedCommit; PostgreSQL). */
+  openSharedCommit?(): BatchCommit;
   inTransaction(): boolean;
 
   getRecord(key: RecordKey): Promise<StoredRecord | undefined>;

@@ -1,5 +1,5 @@
 import type { BatchCommit, BatchOutcome, CommitRecorder } from '../../engine/types.js';
-import { conflictBackoff, MAX_CONFLICT_ATTEMPTS, type TxContext, type Usage } from './transaction.js';
+import { conflictBackoff, copyUsage, MAX_CONFLICT_ATTEMPTS, type TxContext } from './transaction.js';
 
 /** What the batch commit needs of its store: one transaction on a client of its own, and statements on it. */
 export interface BatchTransactionHost {
@@ -127,8 +127,4 @@ export class PostgresBatchCommit implements BatchCommit {
     this.ctx = undefined;
     await this.host.end(ctx, false);
   }
-}
-
-function copyUsage(usage: Map<string, Usage>): Map<string, Usage> {
-  return new Map([...usage].map(([tenant, u]) => [tenant, { ...u }]));
 }

@@ -98,15 +98,18 @@ import {
   isAbortedTransaction,
   conflictBackoff,
   conflictError,
+  copyUsage,
   isTransactionConflict,
   MAX_CONFLICT_ATTEMPTS,
   newTxContext,
   RollbackFailed,
   runInTransaction,
   type Client,
+  type SharedTransaction,
   type TxContext,
   type Usage,
 } from './transaction.js';
+import { PostgresSharedCommit } from './shared-commit.js';
 
 export { RECORD_COLUMNS };
 export { INSERT_SQL, REPLACE_SQL } from './statements.js';
@@ -145,6 +148,8 @@ interface RecordRow {
   updated_by: string;
 }
 
+/** The savepoint around one store call of several statements in a shared transaction. */
+const CALL_SAVEPOINT = 'omnibus_call';
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
 
 export class PostgresStore implements Store {
@@ -237,6 +242,11 @@ export class PostgresStore implements Store {
     // unless the batch's first commit must carry a record (its idempotency key) with its writes.
     if (plan.standaloneWrites < 2 && !(plan.recorder && plan.standaloneWrites > 0)) return undefined;
     return new PostgresBatchCommit({ ...this.batchHost, maxHoldMs: this.batchCommitMs }, plan.recorder);
+  }
+
+  /** Independent single-record writes of one batch side by side in one transaction, their statements sent together (see PostgresSharedCommit). */
+  openSharedCommit(): BatchCommit {
+    return new PostgresSharedCommit({ ...this.batchHost, maxHoldMs: this.batchCommitMs });
   }
 
   /** Idempotency keys (postgres-idempotency.ts); inside a transaction they join it. */
@@ -558,7 +568,46 @@ export class PostgresStore implements Store {
   ): Promise<pg.QueryResult<R>> {
     // Named statements are prepared once per connection and reused.
     const config: pg.QueryConfig = name ? { name, text, values } : { text, values };
+    const ctx = this.tx.getStore();
+    if (ctx?.shared && ctx.pending.length === 0) return this.sharedQuery<R>(ctx.shared, config);
     return this.atomically((client) => client.query<R>(config), false);
+  }
+
+  /** One statement in a shared transaction: sent with the others of this turn; a conflict fails only its operation. */
+  private async sharedQuery<R extends pg.QueryResultRow>(shared: SharedTransaction, config: pg.QueryConfig): Promise<pg.QueryResult<R>> {
+    try {
+      return (await shared.statements.query(config)) as pg.QueryResult<R>;
+    } catch (err) {
+      if (!isTransactionConflict(err)) throw err;
+      shared.conflicted(err);
+      throw conflictError();
+    }
+  }
+
+  /**
+   * A store call of several statements in a shared transaction, atomic in a
+   * savepoint of its own (which rides with its first statement, and its
+   * release with the next one): on failure it is rolled back alone, counters
+   * included, and the transaction stays usable. Call holding `ctx.lock`.
+   */
+  private async sharedCall<T>(ctx: TxContext, shared: SharedTransaction, fn: () => Promise<T>): Promise<T> {
+    const before = ctx.deferred;
+    const usage = copyUsage(ctx.usage);
+    const opened = before === undefined ? `SAVEPOINT ${CALL_SAVEPOINT}` : `${before}; SAVEPOINT ${CALL_SAVEPOINT}`;
+    ctx.deferred = opened;
+    try {
+      const result = await fn();
+      if (ctx.deferred === opened) ctx.deferred = before; // it sent nothing
+      else ctx.deferred = ctx.deferred === undefined ? `RELEASE SAVEPOINT ${CALL_SAVEPOINT}` : `${ctx.deferred}; RELEASE SAVEPOINT ${CALL_SAVEPOINT}`;
+      return result;
+    } catch (err) {
+      if (ctx.deferred === opened) ctx.deferred = before;
+      else await ctx.client.query(`ROLLBACK TO SAVEPOINT ${CALL_SAVEPOINT}; RELEASE SAVEPOINT ${CALL_SAVEPOINT}`);
+      ctx.usage = usage;
+      if (!isTransactionConflict(err)) throw err;
+      shared.conflicted(err);
+      throw conflictError();
+    }
   }
 
   /**
@@ -592,6 +641,13 @@ export class PostgresStore implements Store {
     try {
       if (ctx.finished) throw new Error('The store transaction has already ended; this call was made too late.');
       if (ctx.conflict !== undefined) throw conflictError();
+      if (ctx.shared) {
+        const shared = ctx.shared;
+        return await this.sharedCall(ctx, shared, async () => {
+          if (flushFirst) await this.flushPending(ctx);
+          return fn(ctx.client);
+        });
+      }
       try {
         if (flushFirst) await this.flushPending(ctx);
         return await fn(ctx.client);

@@ -11,6 +11,7 @@ import { ApiError } from '../../errors.js';
 import { AsyncMutex } from '../async-mutex.js';
 import type { StoredRecord } from '../types.js';
 import type { DeferredHolder } from './deferred-statements.js';
+import type { StatementQueue } from './statement-queue.js';
 
 /** What a store call runs its statements on: a pooled client, or the pool itself for one autocommit statement. */
 export type Client = Pick<pg.ClientBase, 'query'>;
@@ -44,6 +45,24 @@ export interface TxContext extends DeferredHolder {
   usage: Map<string, Usage>;
   /** The conflict error that aborted this transaction, if one did: it must be rolled back and re-run. */
   conflict?: unknown;
+  /** Set for a transaction that operations share side by side (shared-commit.ts). */
+  shared?: SharedTransaction;
+}
+
+/**
+ * A transaction that several operations use at the same time: their
+ * statements go out together through `statements`, each atomic on its own,
+ * and a conflict fails only the operation whose statement met it, which is
+ * told to `conflicted` (the transaction itself stays usable).
+ */
+export interface SharedTransaction {
+  statements: StatementQueue;
+  conflicted(err: unknown): void;
+}
+
+/** The counters as they stand, to go back to when what changed them is rolled back. */
+export function copyUsage(usage: Map<string, Usage>): Map<string, Usage> {
+  return new Map([...usage].map(([tenant, u]) => [tenant, { ...u }]));
 }
 
 export function newTxContext(client: Client): TxContext {
