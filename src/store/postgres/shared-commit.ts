@@ -14,6 +14,13 @@ interface Slot {
 }
 
 /**
+ * The operation a statement belongs to. One for the module: every
+ * AsyncLocalStorage instance costs each new async resource of the process
+ * a copy, for as long as it lives.
+ */
+const slots = new AsyncLocalStorage<Slot>();
+
+/**
  * A batch commit whose operations run side by side in ONE transaction
  * (see TransactionRunner.openSharedCommit): independent writes of one record
  * each, one compare-and-set statement apiece. Their statements go out
@@ -37,7 +44,6 @@ export class PostgresSharedCommit implements BatchCommit {
   private whenIdle: (() => void) | undefined;
   /** Set while the shared transaction is being committed (and conflicted operations re-run): no operation enters it. */
   private gate: Promise<void> | undefined;
-  private readonly slots = new AsyncLocalStorage<Slot>();
   private readonly exclusive = new AsyncMutex();
   private readonly alone: PostgresBatchCommit;
 
@@ -59,7 +65,7 @@ export class PostgresSharedCommit implements BatchCommit {
     this.inflight++;
     try {
       const ctx = await (this.ctx ??= this.begin());
-      outcome = { result: await this.host.within(ctx, () => this.slots.run(slot, fn)) };
+      outcome = { result: await this.host.within(ctx, () => slots.run(slot, fn)) };
     } catch (err) {
       outcome = { err };
     } finally {
@@ -98,7 +104,7 @@ export class PostgresSharedCommit implements BatchCommit {
   }
 
   private conflicted(err: unknown): void {
-    const slot = this.slots.getStore();
+    const slot = slots.getStore();
     if (slot) slot.conflict ??= err;
   }
 
