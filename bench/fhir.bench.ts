@@ -21,12 +21,12 @@ import { randomBytes } from 'node:crypto';
 import { Agent } from 'node:http';
 import pg from 'pg';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
-import { BENCH_TOKEN, benchServer, httpCall, median, time, writeResults, type BenchServer } from './support.js';
+import { BENCH_TOKEN, benchServer, httpCall, median, roundOrder, time, WARM_UP_ROUNDS, writeResults, type BenchServer } from './support.js';
 
 const PG_URL = process.env['OMNIBUS_BENCH_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const N = 100;
 const ROUNDS = Number(process.env['OMNIBUS_BENCH_ROUNDS'] ?? 21);
-const WARM_UP = 3;
+const WARM_UP = WARM_UP_ROUNDS;
 
 /** Wall-clock and CPU milliseconds of one request (CPU: this process's, the server's and the client's alike). */
 type Variant = (round: number) => Promise<{ wall: number; cpu: number }>;
@@ -56,13 +56,22 @@ const uuid = (i: number) => `urn:uuid:00000000-0000-4000-8000-${String(i).padSta
 function creates(round: number, chained: boolean) {
   const entry = Array.from({ length: N }, (_, i) => ({
     fullUrl: uuid(i),
-    resource: { resourceType: 'Observation', status: 'final', i, round, derivedFrom: [{ reference: chained ? uuid(Math.max(0, i - 1)) : `Observation/external${String(i).padStart(6, '0')}` }] },
+    resource: chained ? { ...observation(i, round), derivedFrom: [{ reference: uuid(Math.max(0, i - 1)) }] } : observation(i, round),
     request: { method: 'POST', url: 'Observation' },
   }));
   // The chain's first entry refers to nothing of the Bundle.
   if (chained) entry[0]!.resource.derivedFrom = [{ reference: 'Observation/external000000' }];
   return { resourceType: 'Bundle', type: 'transaction', entry: chained ? entry.reverse() : entry };
 }
+
+/** The resource each create stores when nothing has to be resolved: its reference names a record outside the Bundle. */
+const observation = (i: number, round: number) => ({
+  resourceType: 'Observation',
+  status: 'final',
+  i,
+  round,
+  derivedFrom: [{ reference: `Observation/external${String(i).padStart(6, '0')}` }],
+});
 
 function comparisons(s: BenchServer, agent: Agent): Comparison[] {
   const send = async (path: string, contentType: string, body: unknown, check: (doc: any) => boolean): Promise<void> => {
@@ -76,7 +85,7 @@ function comparisons(s: BenchServer, agent: Agent): Comparison[] {
       send(
         '/v1/batch',
         'application/json',
-        Array.from({ length: N }, (_, i) => ({ id: String(i), method: 'POST', path: '/v1/Observation', body: JSON.stringify({ resourceType: 'Observation', status: 'final', i, round }), transaction: 'all' })),
+        Array.from({ length: N }, (_, i) => ({ id: String(i), method: 'POST', path: '/v1/Observation', body: JSON.stringify(observation(i, round)), transaction: 'all' })),
         (d) => d.length === N && d.every((x: any) => x.code === 201),
       ),
     );
@@ -104,8 +113,8 @@ async function measure(backend: string, c: Comparison): Promise<Row> {
   const cpu: [number[], number[]] = [[], []];
   for (let w = 0; w < WARM_UP; w++) for (const [, fn] of c.variants) await fn(-1 - w);
   for (let round = 0; round < ROUNDS; round++) {
-    // Alternate which variant goes first, so neither always runs on a warmer (or busier) machine.
-    for (const k of (round % 2 === 0 ? [0, 1] : [1, 0]) as (0 | 1)[]) {
+    // A shuffled order, so neither always runs on a warmer (or busier) machine, or always meets the GC.
+    for (const k of roundOrder(2, round) as (0 | 1)[]) {
       const t = await c.variants[k][1](round);
       samples[k].push(t.wall);
       cpu[k].push(t.cpu);

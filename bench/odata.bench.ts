@@ -19,12 +19,12 @@ import { randomBytes } from 'node:crypto';
 import { Agent } from 'node:http';
 import pg from 'pg';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
-import { BENCH_TOKEN, benchServer, httpCall, median, time, writeResults, type BenchServer } from './support.js';
+import { BENCH_TOKEN, benchServer, httpCall, median, roundOrder, time, WARM_UP_ROUNDS, writeResults, type BenchServer } from './support.js';
 
 const PG_URL = process.env['OMNIBUS_BENCH_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const N = 100;
 const ROUNDS = 21;
-const WARM_UP = 3;
+const WARM_UP = WARM_UP_ROUNDS;
 
 type Variant = (round: number) => Promise<number>;
 
@@ -134,9 +134,8 @@ async function measure(c: Comparison): Promise<Row> {
   const samples: number[][] = names.map(() => []);
   for (let w = 0; w < WARM_UP; w++) for (const [, fn] of c.variants) await fn(-1 - w);
   for (let round = 0; round < ROUNDS; round++) {
-    // Alternate which variant goes first, so neither always runs on a warmer (or busier) machine.
-    const order = round % 2 === 0 ? [0, 1] : [1, 0];
-    for (const k of order) samples[k]!.push(await c.variants[k]![1](round));
+    // A shuffled order, so neither always runs on a warmer (or busier) machine, or always meets the GC.
+    for (const k of roundOrder(2, round)) samples[k]!.push(await c.variants[k]![1](round));
   }
   const [a, b] = samples.map(median) as [number, number];
   const ratio = c.target.ratio === 'first / second' ? a / b : b / a;

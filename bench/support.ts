@@ -42,6 +42,41 @@ export async function benchServer(overrides: Partial<Config> = {}, store?: Store
   };
 }
 
+/**
+ * Rounds of every variant run before measuring. A fresh server runs its first
+ * few dozen batches of a kind before V8 has optimised their code paths: with 3
+ * warm-up rounds, the variant measured first in a process (the Composite
+ * creates, say) stayed some 30 % slower than in steady state for much of its
+ * measured rounds, which a median over 21 rounds does not hide.
+ */
+export const WARM_UP_ROUNDS = 20;
+
+/**
+ * The order in which a round runs its variants: a shuffle, seeded by the
+ * round so that a run can be repeated. Not a plain alternation (0 1, 1 0,
+ * ...): a young-generation GC comes every few megabytes allocated, which with
+ * 100-operation batches is every six or so, and a fixed cycle of variants
+ * can then keep landing it (~2 ms) in the same variant round after round,
+ * shifting that variant's median by a third in one process and not at all in
+ * the next.
+ */
+export function roundOrder(variants: number, round: number): number[] {
+  const order = Array.from({ length: variants }, (_, k) => k);
+  // mulberry32: a small, good-enough generator for a shuffle.
+  let seed = (round + 1) * 0x9e3779b9;
+  const random = (): number => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
+}
+
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
