@@ -5,6 +5,12 @@
  * over keep-alive HTTP to the same server) and against 100 separate
  * keep-alive requests. Same app, same routes, same auth middleware for every
  * variant; interleaved rounds, medians, ratios side by side.
+ *
+ * Also (d): the same 100 GETs dispatched through the tool each adapter
+ * dispatches with (light-my-request for Express, `app.inject` for Fastify),
+ * bare, with no Omnibus and no batch around them. Loopback (b) over (d) is
+ * the most any in-process batch through that tool can reach on this
+ * machine: the ceiling of the first ratio.
  */
 import type { Server } from 'node:http';
 import { Agent } from 'node:http';
@@ -12,12 +18,13 @@ import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { omnibus as omnibusExpress } from '../src/adapters/express/index.js';
+import { expressInjector } from '../src/adapters/express/inject.js';
 import { batchPrincipal, omnibus as omnibusFastify } from '../src/adapters/fastify/index.js';
 import type { Principal } from '../src/auth/principal.js';
-import { httpCall, median, time, writeResults } from './support.js';
+import { httpCall, median, roundOrder, time, WARM_UP_ROUNDS, writeResults } from './support.js';
 
 const N = 100;
-const ROUNDS = 9;
+const ROUNDS = 21;
 const TOKEN = 'bench-token';
 const principal: Principal = { subject: 'bench', tenant: 'bench', scopes: new Set(['read']) };
 const authenticate = (token: string | undefined) => (token === TOKEN ? principal : undefined);
@@ -29,6 +36,9 @@ interface Op {
   method: string;
   path: string;
 }
+
+/** One GET dispatched in-process, bare: the status it answered. */
+type BareDispatch = (path: string) => Promise<number>;
 
 /** The user's own auth, as a route middleware: the batch principal inside a batch, the bearer token otherwise. */
 function who(authorization: string | undefined): Principal | undefined {
@@ -69,7 +79,9 @@ async function expressApp() {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
   port = (server.address() as AddressInfo).port;
-  return { port, close: () => (agent.destroy(), new Promise((r) => server.close(r))) };
+  const injectOne = expressInjector(app);
+  const bare: BareDispatch = async (path) => (await injectOne({ method: 'GET', url: path, headers: { authorization: HEADERS.authorization }, validate: false })).statusCode;
+  return { port, bare, close: () => (agent.destroy(), new Promise((r) => server.close(r))) };
 }
 
 async function fastifyApp() {
@@ -95,11 +107,12 @@ async function fastifyApp() {
   );
   await app.listen({ host: '127.0.0.1', port: 0 });
   port = (app.server.address() as AddressInfo).port;
-  return { port, close: () => (agent.destroy(), app.close()) };
+  const bare: BareDispatch = async (path) => (await app.inject({ method: 'GET', url: path, headers: { authorization: HEADERS.authorization } })).statusCode;
+  return { port, bare, close: () => (agent.destroy(), app.close()) };
 }
 
-/** The three variants against one app, each returning milliseconds for the whole workload of 100 GETs. */
-function variants(port: number) {
+/** The four variants against one app, each returning milliseconds for the whole workload of 100 GETs. */
+function variants(port: number, bare: BareDispatch) {
   const agent = new Agent({ keepAlive: true, maxSockets: 16 });
   const ops = paths.map((path) => ({ method: 'GET', path }));
   const body = JSON.stringify({ requests: ops });
@@ -122,6 +135,13 @@ function variants(port: number) {
             if (r.status !== 200) throw new Error(`GET ${path}: ${r.status}`);
           }
         }),
+      '(d) bare in-process dispatch of the 100 GETs, no Omnibus': () =>
+        time(async () => {
+          for (const path of paths) {
+            const status = await bare(path);
+            if (status !== 200) throw new Error(`bare GET ${path}: ${status}`);
+          }
+        }),
     },
     close: () => agent.destroy(),
   };
@@ -133,14 +153,16 @@ function variants(port: number) {
  * time is the whole cost of the workload; on a shared machine it drifts less
  * than wall time).
  */
-async function measure(port: number): Promise<{ wall: Record<string, number>; cpu: Record<string, number> }> {
-  const v = variants(port);
+async function measure(port: number, bare: BareDispatch): Promise<{ wall: Record<string, number>; cpu: Record<string, number> }> {
+  const v = variants(port, bare);
   try {
     const wall: Record<string, number[]> = Object.fromEntries(Object.keys(v.fns).map((k) => [k, []]));
     const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(v.fns).map((k) => [k, []]));
-    for (const fn of Object.values(v.fns)) for (let i = 0; i < 3; i++) await fn(); // warm-up
+    const entries = Object.entries(v.fns);
+    for (const [, fn] of entries) for (let i = 0; i < WARM_UP_ROUNDS; i++) await fn();
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [name, fn] of Object.entries(v.fns)) {
+      for (const k of roundOrder(entries.length, round)) {
+        const [name, fn] = entries[k]!;
         const before = process.cpuUsage();
         wall[name]!.push(await fn());
         const used = process.cpuUsage(before);
@@ -163,7 +185,7 @@ export default async function run(): Promise<Record<string, unknown>> {
   ] as const) {
     const app = await start();
     try {
-      const m = await measure(app.port);
+      const m = await measure(app.port, app.bare);
       wall[name] = m.wall;
       cpu[name] = m.cpu;
     } finally {
@@ -173,12 +195,14 @@ export default async function run(): Promise<Record<string, unknown>> {
   const A = '(a) omnibus batch, in-process dispatch';
   const B = '(b) loopback batch: each operation re-issued over keep-alive HTTP';
   const C = '(c) 100 sequential keep-alive requests';
+  const D = '(d) bare in-process dispatch of the 100 GETs, no Omnibus';
   const ratios: Record<string, number> = {};
   for (const name of Object.keys(wall)) {
     for (const [kind, table] of [['wall', wall], ['cpu', cpu]] as const) {
       const row = table[name]!;
       ratios[`${name}, ${kind}: loopback (b) / omnibus (a)`] = +(row[B]! / row[A]!).toFixed(2);
       ratios[`${name}, ${kind}: separate requests (c) / omnibus (a)`] = +(row[C]! / row[A]!).toFixed(2);
+      ratios[`${name}, ${kind}: ceiling, loopback (b) / bare dispatch (d)`] = +(row[B]! / row[D]!).toFixed(2);
     }
   }
   console.log('\nPer-operation wall-clock microseconds, 100 GETs (median of %d rounds)', ROUNDS);
@@ -187,7 +211,7 @@ export default async function run(): Promise<Record<string, unknown>> {
   console.table(cpu);
   console.log('\nRatios against the targets:');
   for (const [name, value] of Object.entries(ratios)) {
-    const target = name.includes('loopback') ? 3 : undefined;
+    const target = name.includes('loopback (b) / omnibus') ? 3 : undefined;
     const mark = target === undefined ? '    ' : value >= target ? 'MET ' : 'MISS';
     console.log(`  ${mark} ${name}: ${value}${target === undefined ? '' : ` (target >= ${target})`}`);
   }

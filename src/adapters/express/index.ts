@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import inject, { type InjectOptions } from 'light-my-request';
 import { DIALECTS } from '../../dialects/index.js';
 import { handleBatchRequest, type BatchEnvironment } from '../../http/batch-handler.js';
 import { tooLarge } from '../../http/body.js';
@@ -15,9 +14,9 @@ import {
   requestOrigin,
   routeFor,
   webHeaders,
-  type Injection,
   type OmnibusCommonOptions,
 } from '../shared.js';
+import { expressInjector, type ExpressApp } from './inject.js';
 
 export { batchPrincipal } from '../../engine/fetch-dispatcher.js';
 export { transactionContext, type TransactionContext } from '../transactions.js';
@@ -26,8 +25,7 @@ export type { Principal, Scope } from '../../auth/principal.js';
 
 type Next = (err?: unknown) => void;
 
-/** An Express application (or anything called like one): `express()`, a Nest app's `getHttpAdapter().getInstance()`. */
-export type ExpressApp = (req: IncomingMessage, res: ServerResponse, next?: Next) => unknown;
+export type { ExpressApp } from './inject.js';
 
 /** The parts of Express's request the middleware reads; plain Node requests work too. */
 type ExpressRequest = IncomingMessage & {
@@ -137,39 +135,4 @@ async function readBody(req: ExpressRequest, limit: number): Promise<string> {
   const text = typeof body === 'string' ? body : Buffer.isBuffer(body) ? body.toString('utf8') : body === undefined ? '' : JSON.stringify(body);
   if (Buffer.byteLength(text) > limit) throw tooLarge(limit);
   return text;
-}
-
-/**
- * Injects an operation into the Express app with light-my-request's fake
- * request and response.
- *
- * The app is wrapped, never passed to light-my-request directly: given an
- * Express app, light-my-request re-parents Express's shared request and
- * response prototypes onto its own classes, for good, and real HTTP requests
- * served by the same process then fail (fastify/light-my-request#333 was
- * reverted). Instead each fake request and response gets light-my-request's
- * methods as own properties, which survive Express swapping their prototypes
- * for its own.
- */
-function expressInjector(app: ExpressApp) {
-  const dispatch = (req: IncomingMessage, res: ServerResponse) => {
-    pinPrototype(req);
-    pinPrototype(res);
-    app(req, res);
-  };
-  return (injection: Injection) => inject(dispatch, injection as InjectOptions);
-}
-
-const pinned = new WeakMap<object, PropertyDescriptorMap>();
-
-/** Copies the methods of `obj`'s own class (light-my-request's Request or Response) onto `obj` itself. */
-function pinPrototype(obj: object): void {
-  const proto = Object.getPrototypeOf(obj) as object;
-  let descriptors = pinned.get(proto);
-  if (!descriptors) {
-    const { constructor: _constructor, ...methods } = Object.getOwnPropertyDescriptors(proto);
-    descriptors = methods;
-    pinned.set(proto, descriptors);
-  }
-  Object.defineProperties(obj, descriptors);
 }
