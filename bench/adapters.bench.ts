@@ -21,7 +21,7 @@ import { omnibus as omnibusExpress } from '../src/adapters/express/index.js';
 import { expressInjector } from '../src/adapters/express/inject.js';
 import { batchPrincipal, omnibus as omnibusFastify } from '../src/adapters/fastify/index.js';
 import type { Principal } from '../src/auth/principal.js';
-import { httpCall, median, roundOrder, time, WARM_UP_ROUNDS, writeResults } from './support.js';
+import { httpCall, interleavedRounds, median, time, writeResults } from './support.js';
 
 const N = 100;
 const ROUNDS = 21;
@@ -156,21 +156,16 @@ function variants(port: number, bare: BareDispatch) {
 async function measure(port: number, bare: BareDispatch): Promise<{ wall: Record<string, number>; cpu: Record<string, number> }> {
   const v = variants(port, bare);
   try {
-    const wall: Record<string, number[]> = Object.fromEntries(Object.keys(v.fns).map((k) => [k, []]));
-    const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(v.fns).map((k) => [k, []]));
-    const entries = Object.entries(v.fns);
-    for (const [, fn] of entries) for (let i = 0; i < WARM_UP_ROUNDS; i++) await fn();
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const k of roundOrder(entries.length, round)) {
-        const [name, fn] = entries[k]!;
-        const before = process.cpuUsage();
-        wall[name]!.push(await fn());
-        const used = process.cpuUsage(before);
-        cpu[name]!.push((used.user + used.system) / 1000);
-      }
-    }
-    const perOp = (xs: Record<string, number[]>) => Object.fromEntries(Object.entries(xs).map(([k, ms]) => [k, +((median(ms) * 1000) / N).toFixed(1)]));
-    return { wall: perOp(wall), cpu: perOp(cpu) };
+    const names = Object.keys(v.fns);
+    const timed = Object.values(v.fns).map((fn) => async () => {
+      const before = process.cpuUsage();
+      const wall = await fn();
+      const used = process.cpuUsage(before);
+      return { wall, cpu: (used.user + used.system) / 1000 };
+    });
+    const timings = await interleavedRounds(timed, ROUNDS);
+    const perOp = (kind: 'wall' | 'cpu') => Object.fromEntries(names.map((name, k) => [name, +((median(timings[k]!.map((t) => t[kind])) * 1000) / N).toFixed(1)]));
+    return { wall: perOp('wall'), cpu: perOp('cpu') };
   } finally {
     v.close();
   }

@@ -26,12 +26,11 @@ import { randomBytes } from 'node:crypto';
 import { Agent } from 'node:http';
 import pg from 'pg';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
-import { BENCH_TOKEN, benchServer, httpCall, median, roundOrder, time, WARM_UP_ROUNDS, writeResults, type BenchServer } from './support.js';
+import { BENCH_TOKEN, benchServer, httpCall, interleavedRounds, median, time, writeResults, type BenchServer } from './support.js';
 
 const PG_URL = process.env['OMNIBUS_BENCH_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const N = 100;
 const ROUNDS = 21;
-const WARM_UP = WARM_UP_ROUNDS;
 const ENDPOINT = '/services/data/v59.0/composite';
 
 type Send = (round: number) => Promise<void>;
@@ -102,11 +101,7 @@ function senders(s: BenchServer, agent: Agent) {
 
 /** Median milliseconds of each variant over interleaved rounds (in a shuffled order, so none always runs warmer, or always meets the GC). */
 async function measure(variants: Send[]): Promise<number[]> {
-  const samples: number[][] = variants.map(() => []);
-  for (let w = 0; w < WARM_UP; w++) for (const v of variants) await v(-1 - w);
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const k of roundOrder(variants.length, round)) samples[k]!.push(await time(() => variants[k]!(round)));
-  }
+  const samples = await interleavedRounds(variants.map((v) => (round: number) => time(() => v(round))), ROUNDS);
   return samples.map(median);
 }
 

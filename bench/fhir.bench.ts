@@ -21,12 +21,11 @@ import { randomBytes } from 'node:crypto';
 import { Agent } from 'node:http';
 import pg from 'pg';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
-import { BENCH_TOKEN, benchServer, httpCall, median, roundOrder, time, WARM_UP_ROUNDS, writeResults, type BenchServer } from './support.js';
+import { BENCH_TOKEN, benchServer, httpCall, interleavedRounds, median, time, writeResults, type BenchServer } from './support.js';
 
 const PG_URL = process.env['OMNIBUS_BENCH_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const N = 100;
 const ROUNDS = Number(process.env['OMNIBUS_BENCH_ROUNDS'] ?? 21);
-const WARM_UP = WARM_UP_ROUNDS;
 
 /** Wall-clock and CPU milliseconds of one request (CPU: this process's, the server's and the client's alike). */
 type Variant = (round: number) => Promise<{ wall: number; cpu: number }>;
@@ -109,17 +108,9 @@ interface Row {
 }
 
 async function measure(backend: string, c: Comparison): Promise<Row> {
-  const samples: [number[], number[]] = [[], []];
-  const cpu: [number[], number[]] = [[], []];
-  for (let w = 0; w < WARM_UP; w++) for (const [, fn] of c.variants) await fn(-1 - w);
-  for (let round = 0; round < ROUNDS; round++) {
-    // A shuffled order, so neither always runs on a warmer (or busier) machine, or always meets the GC.
-    for (const k of roundOrder(2, round) as (0 | 1)[]) {
-      const t = await c.variants[k][1](round);
-      samples[k].push(t.wall);
-      cpu[k].push(t.cpu);
-    }
-  }
+  const timings = await interleavedRounds(c.variants.map(([, fn]) => fn), ROUNDS);
+  const samples = timings.map((ts) => ts.map((t) => t.wall)) as [number[], number[]];
+  const cpu = timings.map((ts) => ts.map((t) => t.cpu)) as [number[], number[]];
   const [a, b] = samples.map(median) as [number, number];
   const ratio = a / b;
   const cpuRatio = median(cpu[0]) / median(cpu[1]);

@@ -25,12 +25,11 @@ import { randomBytes } from 'node:crypto';
 import { Agent } from 'node:http';
 import pg from 'pg';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
-import { BENCH_TOKEN, benchServer, httpCall, median, roundOrder, time, WARM_UP_ROUNDS, writeResults, type BenchServer } from './support.js';
+import { BENCH_TOKEN, benchServer, httpCall, interleavedRounds, median, time, writeResults, type BenchServer } from './support.js';
 
 const PG_URL = process.env['OMNIBUS_BENCH_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const N = 100;
 const ROUNDS = 31;
-const WARM_UP = WARM_UP_ROUNDS;
 const ATOMIC = 'application/vnd.api+json;ext="https://jsonapi.org/ext/atomic"';
 
 type Send = (round: number) => Promise<void>;
@@ -102,11 +101,7 @@ function senders(s: BenchServer, agent: Agent) {
  * and the ratio of two runs side by side is what stays put.
  */
 async function measure(variants: Send[]): Promise<{ ms: number[]; ratios: number[] }> {
-  const samples: number[][] = variants.map(() => []);
-  for (let w = 0; w < WARM_UP; w++) for (const v of variants) await v(-1 - w);
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const k of roundOrder(variants.length, round)) samples[k]!.push(await time(() => variants[k]!(round)));
-  }
+  const samples = await interleavedRounds(variants.map((v) => (round: number) => time(() => v(round))), ROUNDS);
   return { ms: samples.map(median), ratios: samples.map((xs) => median(xs.map((x, round) => samples[0]![round]! / x))) };
 }
 

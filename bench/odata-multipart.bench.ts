@@ -16,12 +16,11 @@ import { randomBytes } from 'node:crypto';
 import { Agent } from 'node:http';
 import pg from 'pg';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
-import { BENCH_TOKEN, benchServer, httpCall, median, roundOrder, time, WARM_UP_ROUNDS, writeResults, type BenchServer } from './support.js';
+import { BENCH_TOKEN, benchServer, httpCall, interleavedRounds, median, time, writeResults, type BenchServer } from './support.js';
 
 const PG_URL = process.env['OMNIBUS_BENCH_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const N = 100;
 const ROUNDS = 21;
-const WARM_UP = WARM_UP_ROUNDS;
 const TARGET = 1.5;
 
 const CRLF = '\r\n';
@@ -93,12 +92,7 @@ async function measure(backend: string, s: BenchServer, agent: Agent): Promise<R
       });
     },
   ];
-  const samples: number[][] = [[], []];
-  for (let w = 0; w < WARM_UP; w++) for (const v of variants) await v(-1 - w);
-  for (let round = 0; round < ROUNDS; round++) {
-    // A shuffled order, so neither always runs on a warmer (or busier) machine, or always meets the GC.
-    for (const k of roundOrder(2, round)) samples[k]!.push(await variants[k]!(round));
-  }
+  const samples = await interleavedRounds(variants, ROUNDS);
   const [multipart, json] = samples.map(median) as [number, number];
   const ratio = multipart / json;
   return {

@@ -19,12 +19,11 @@ import { randomBytes } from 'node:crypto';
 import { Agent } from 'node:http';
 import pg from 'pg';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
-import { BENCH_TOKEN, benchServer, httpCall, median, roundOrder, time, WARM_UP_ROUNDS, writeResults, type BenchServer } from './support.js';
+import { BENCH_TOKEN, benchServer, httpCall, interleavedRounds, median, time, writeResults, type BenchServer } from './support.js';
 
 const PG_URL = process.env['OMNIBUS_BENCH_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const N = 100;
 const ROUNDS = 21;
-const WARM_UP = WARM_UP_ROUNDS;
 
 type Variant = (round: number) => Promise<number>;
 
@@ -131,12 +130,7 @@ interface Row {
 
 async function measure(c: Comparison): Promise<Row> {
   const names = c.variants.map(([n]) => n);
-  const samples: number[][] = names.map(() => []);
-  for (let w = 0; w < WARM_UP; w++) for (const [, fn] of c.variants) await fn(-1 - w);
-  for (let round = 0; round < ROUNDS; round++) {
-    // A shuffled order, so neither always runs on a warmer (or busier) machine, or always meets the GC.
-    for (const k of roundOrder(2, round)) samples[k]!.push(await c.variants[k]![1](round));
-  }
+  const samples = await interleavedRounds(c.variants.map(([, fn]) => fn), ROUNDS);
   const [a, b] = samples.map(median) as [number, number];
   const ratio = c.target.ratio === 'first / second' ? a / b : b / a;
   const met = (c.target.atMost === undefined || ratio <= c.target.atMost) && (c.target.atLeast === undefined || ratio >= c.target.atLeast);

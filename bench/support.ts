@@ -77,6 +77,21 @@ export function roundOrder(variants: number, round: number): number[] {
   return order;
 }
 
+/**
+ * Runs each variant `rounds` times after WARM_UP_ROUNDS warm-up rounds
+ * (given the round numbers -1, -2, ...), every round's variants in
+ * `roundOrder`; answers each variant's results in round order, so that
+ * results of the same round can be set side by side.
+ */
+export async function interleavedRounds<T>(variants: readonly ((round: number) => Promise<T>)[], rounds: number): Promise<T[][]> {
+  const results = variants.map((): T[] => []);
+  for (let w = 0; w < WARM_UP_ROUNDS; w++) for (const v of variants) await v(-1 - w);
+  for (let round = 0; round < rounds; round++) {
+    for (const k of roundOrder(variants.length, round)) results[k]!.push(await variants[k]!(round));
+  }
+  return results;
+}
+
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
