@@ -41,8 +41,8 @@ function runAsync(args: string[], env: NodeJS.ProcessEnv = cleanEnv()): Promise<
     const child = spawn(process.execPath, [...CLI, ...args], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('close', (status) => resolve({ status, stdout, stderr }));
   });
 }
@@ -52,7 +52,7 @@ function serve(args: string[], env: NodeJS.ProcessEnv) {
   const child = spawn(process.execPath, [...CLI, 'serve', '--port', '0', ...args], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
   const ready = new Promise<{ url: string; out: () => string; err: () => string }>((resolve, reject) => {
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();

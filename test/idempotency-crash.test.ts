@@ -42,7 +42,7 @@ function startNode(env: Record<string, string>): Node {
       const m = /listening on (http:\/\/\S+)/.exec(out);
       if (m) resolve(m[1]!);
     });
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.on('exit', (code, signal) => reject(new Error(`server exited (${code ?? signal}) before listening: ${out}`)));
   });
   url.catch(() => {});

@@ -60,8 +60,8 @@ function cli(args: string[], options: { measure?: boolean; cwd?: string } = {}):
     let stdout = '';
     let stderr = '';
     let peakKb = 0;
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     // VmHWM is the high-water mark of the resident set: polled while the child lives.
     const poll = options.measure
       ? setInterval(() => {
@@ -186,7 +186,7 @@ describe('omnibus import', { timeout: 120_000 }, () => {
     const child = spawn('script', ['-qfec', command, '/dev/null'], { env: env(), cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
     const [code] = (await once(child, 'close')) as [number];
     expect(code, out).toBe(0);
     expect(out).toMatch(/import \S*[█░]+\S* \d+% \| [\d,]+ records \| [\d,]+ records\/s \| ETA \S+ \| 0 failed/);
@@ -262,7 +262,7 @@ describe('omnibus import --resume after the server is killed', { timeout: 180_00
         const m = /listening on (http:\/\/\S+?) /.exec(out);
         if (m) resolve({ child, url: m[1]! });
       });
-      child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
       child.on('exit', (code) => reject(new Error(`serve exited (${code}): ${out}`)));
     });
   }

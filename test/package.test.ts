@@ -42,8 +42,8 @@ function run(command: string, args: string[], cwd: string, extra: Record<string,
     const child = spawn(command, args, { cwd, env: env(extra), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', reject);
     child.on('close', (status) => {
@@ -200,7 +200,7 @@ console.log(JSON.stringify([viaExpress.responses[0].body, viaFastify.responses[0
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     try {
       const url = await new Promise<string>((resolve, reject) => {

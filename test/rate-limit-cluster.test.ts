@@ -26,7 +26,7 @@ function startNode(databaseUrl: string, env: Record<string, string>) {
       const m = /listening on (http:\/\/\S+)/.exec(out);
       if (m) resolve(m[1]!);
     });
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.on('exit', (code) => reject(new Error(`node exited (${code}): ${out}`)));
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));

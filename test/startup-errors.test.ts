@@ -30,8 +30,8 @@ function cli(args: string[], env: Record<string, string> = {}, options: { uid?: 
     const child = spawn(process.execPath, [...CLI, ...args], { env: base, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...options });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const timer = setTimeout(() => child.kill('SIGKILL'), 100_000);
     child.on('close', (status) => {
       clearTimeout(timer);

@@ -41,12 +41,13 @@ export function startChildServer(env: Record<string, string>): ChildServer {
   });
   let out = '';
   const watchers: Array<() => void> = [];
-  const append = (d: Buffer): void => {
-    out += d.toString();
+  const append = (d: string): void => {
+    out += d;
     for (const w of [...watchers]) w();
   };
-  child.stdout!.on('data', append);
-  child.stderr!.on('data', append);
+  // Decoded by the stream: a character split between two chunks stays whole.
+  child.stdout!.setEncoding('utf8').on('data', append);
+  child.stderr!.setEncoding('utf8').on('data', append);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })),
   );
