@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULTS, type Config } from '../src/config.js';
 import { startServer, type RunningServer } from '../src/server.js';
 import { enabledBackends, PG_TEST_URL, POSTGRES_BACKEND, type BackendHandle } from './support/backends.js';
+import { countingSends as countSends } from './support/pg-sends.js';
 import { TOKEN_LIST, TOKENS } from './support/server.js';
 
 const postgres = (await enabledBackends()).includes(POSTGRES_BACKEND);
@@ -52,19 +53,7 @@ describe.runIf(postgres)('independent writes of an OData JSON batch on PostgreSQ
     return new Map(r.rows.map((row) => [row.id, row.data.n]));
   };
   /** Counts what the server sends to PostgreSQL while `fn` runs (the admin client excluded). */
-  const countingSends = async <T>(fn: () => Promise<T>): Promise<{ result: T; sends: number }> => {
-    const original = pg.Client.prototype.query;
-    let sends = 0;
-    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-      if (this !== admin) sends++;
-      return (original as (...a: unknown[]) => unknown).apply(this, args);
-    } as typeof original;
-    try {
-      return { result: await fn(), sends };
-    } finally {
-      pg.Client.prototype.query = original;
-    }
-  };
+  const countingSends = <T>(fn: () => Promise<T>) => countSends(admin, fn);
 
   beforeAll(async () => {
     handle = await POSTGRES_BACKEND.open();

@@ -8,7 +8,7 @@ import { members, planGraph, planSequence, type Unit } from './plan.js';
 import { checkBackReferences, referenceRunner } from './references.js';
 import { runGraph } from './run.js';
 import type { PreparedOperation } from './validate.js';
-import type { BatchCommit, BatchOutcome, CommitRecorder, ExecutionContext, OperationResult } from './types.js';
+import type { BatchCommit, BatchOutcome, CommitRecorder, ExecutionContext, OperationResult, ReadAhead } from './types.js';
 
 /** Thrown inside a group's transaction to roll it back; carries the failing member's result. */
 class GroupFailure extends Error {
@@ -99,7 +99,7 @@ async function runUnits(
       u++;
       continue;
     }
-    const singles = readRun(units, u, ctx);
+    const singles = snapshotRun(units, u, ctx);
     const run = async (): Promise<number> => {
       for (let k = 0; k < singles.length; k++) {
         if ((await runSingle(singles[k]!, ctx, results, commit, refs?.run)) && stopOnError) return k;
@@ -114,17 +114,30 @@ async function runUnits(
   return { results, halted: false };
 }
 
-/** The standalone operation at `units[u]`, with the single-record reads that directly follow it when it is one. */
-function readRun(units: Unit[], u: number, ctx: ExecutionContext): PreparedOperation[] {
+/**
+ * The standalone operation at `units[u]`, with the standalone operations
+ * that directly follow it, when the store reads ahead and each of them is a
+ * read or a write that the read-ahead covers (ReadAhead.fetchesForWrite): a
+ * run that shares one snapshot. Anything else ends it: a group, a write
+ * that is not of one named record (a create, a route outside the resource
+ * API), a write with a reference or a token of its own.
+ */
+function snapshotRun(units: Unit[], u: number, ctx: ExecutionContext): PreparedOperation[] {
   const first = (units[u] as Extract<Unit, { kind: 'single' }>).op;
-  if (!ctx.readAhead || !isReadAheadable(first)) return [first];
+  const readAhead = ctx.readAhead;
+  if (!readAhead || !inSnapshot(first, ctx.principal, readAhead)) return [first];
   const run = [first];
   for (let v = u + 1; v < units.length; v++) {
     const next = units[v]!;
-    if (next.kind !== 'single' || !isReadAheadable(next.op)) break;
+    if (next.kind !== 'single' || !inSnapshot(next.op, ctx.principal, readAhead)) break;
     run.push(next.op);
   }
   return run;
+}
+
+function inSnapshot(p: PreparedOperation, principal: Principal, readAhead: ReadAhead): boolean {
+  if (isReadAheadable(p)) return true;
+  return readAhead.fetchesForWrite !== undefined && p.target.token === undefined && p.resolvePath === undefined && !p.op.references && readAhead.fetchesForWrite(apiRequest(p, principal));
 }
 
 export function isReadAheadable(p: PreparedOperation): boolean {

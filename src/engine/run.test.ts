@@ -223,3 +223,75 @@ describe('running a dependency graph', () => {
     expect(r.seen).toEqual([]);
   });
 });
+
+describe('a request-order batch with a read-ahead', () => {
+  /** A read-ahead that records what it was asked for and runs each run in a snapshot context of its own. */
+  function snapshots(fetchesForWrite?: (req: ApiRequest) => boolean) {
+    const snapshot = new AsyncLocalStorage<string>();
+    const calls: string[][] = [];
+    const fetch = <T>(requests: ApiRequest[], run: () => Promise<T>): Promise<T> => {
+      calls.push(requests.map((q) => `${q.method} ${q.path}`));
+      return snapshot.run(`run ${calls.length}`, run);
+    };
+    const readAhead: ReadAhead = fetchesForWrite ? Object.assign(fetch, { fetchesForWrite }) : fetch;
+    return { readAhead, calls, current: () => snapshot.getStore() };
+  }
+
+  async function runWith(specs: Spec[], s: ReturnType<typeof snapshots>) {
+    const r = recorder(() => ({ status: 200, headers: {}, body: {} }), 0);
+    const seenIn: Record<string, string | undefined> = {};
+    const ctx = r.ctx({ readAhead: s.readAhead });
+    const dispatch = ctx.dispatch;
+    ctx.dispatch = (req) => {
+      seenIn[`${req.method} ${req.path}`] = s.current();
+      return dispatch(req);
+    };
+    const outcome = await executeBatch(prepare(specs), ctx);
+    expect(outcome.results.map((x) => x.status)).toEqual(specs.map(() => 200));
+    return seenIn;
+  }
+
+  it('reads ahead runs of reads and of the writes the read-ahead covers; a create or a write it does not cover runs alone', async () => {
+    const s = snapshots((req) => req.method !== 'POST' && req.path !== '/v1/x/uncovered');
+    const seenIn = await runWith(
+      [
+        { id: 'a' },
+        { id: 'b', method: 'PUT' },
+        { id: 'c', method: 'DELETE' },
+        { id: 'new', method: 'POST', path: '/v1/x' },
+        { id: 'e' },
+        { id: 'f', method: 'PATCH' },
+        { id: 'uncovered', method: 'PUT' },
+        { id: 'g' },
+        { id: 'h' },
+      ],
+      s,
+    );
+    expect(s.calls).toEqual([
+      ['GET /v1/x/a', 'PUT /v1/x/b', 'DELETE /v1/x/c'],
+      ['GET /v1/x/e', 'PATCH /v1/x/f'],
+      ['GET /v1/x/g', 'GET /v1/x/h'],
+    ]);
+    expect(seenIn).toEqual({
+      'GET /v1/x/a': 'run 1',
+      'PUT /v1/x/b': 'run 1',
+      'DELETE /v1/x/c': 'run 1',
+      'POST /v1/x': undefined,
+      'GET /v1/x/e': 'run 2',
+      'PATCH /v1/x/f': 'run 2',
+      'PUT /v1/x/uncovered': undefined,
+      'GET /v1/x/g': 'run 3',
+      'GET /v1/x/h': 'run 3',
+    });
+  });
+
+  it('without fetchesForWrite, a write ends the run of reads before it and runs outside any snapshot', async () => {
+    const s = snapshots();
+    const seenIn = await runWith([{ id: 'a' }, { id: 'b' }, { id: 'c', method: 'PUT' }, { id: 'd' }, { id: 'e' }], s);
+    expect(s.calls).toEqual([
+      ['GET /v1/x/a', 'GET /v1/x/b'],
+      ['GET /v1/x/d', 'GET /v1/x/e'],
+    ]);
+    expect(seenIn['PUT /v1/x/c']).toBeUndefined();
+  });
+});

@@ -200,12 +200,24 @@ export interface BatchCommit {
 }
 
 /**
- * Runs `run` with the records that `requests` (single-record GET/HEADs with
- * no write between them) will read fetched ahead in one go, so that a store
- * with costly round trips answers them from memory. Results must equal what
- * the reads would give one by one.
+ * Runs `run` with the records that `requests` name fetched ahead in one go,
+ * so that a store with costly round trips answers their reads from memory.
+ * Each fetched record is taken once, by the first operation that asks for it;
+ * a later one asks the store. Results must equal what the operations would
+ * give one by one.
  */
-export type ReadAhead = <T>(requests: ApiRequest[], run: () => Promise<T>) => Promise<T>;
+export interface ReadAhead {
+  <T>(requests: ApiRequest[], run: () => Promise<T>): Promise<T>;
+  /**
+   * Whether a write names one record that the read-ahead fetches, and reads
+   * that record only through it, before it writes. A run of such writes and
+   * reads may share one snapshot in request order: the first operation on a
+   * record takes the fetched one, which no earlier operation of the run
+   * changed, and every later one on it reads the store and sees the writes
+   * before it. Without this, a write ends the run.
+   */
+  fetchesForWrite?(req: ApiRequest): boolean;
+}
 
 /** Called at the start of a group's transaction with its writes: may lock their records in a fixed order (no deadlocks). */
 export type LockAhead = (requests: ApiRequest[]) => Promise<void>;
