@@ -8,12 +8,11 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULTS, type Config } from '../src/config.js';
-import { startServer, type RunningServer } from '../src/server.js';
+import type { RunningServer } from '../src/server.js';
 import type { RecordKey } from '../src/store/types.js';
-import { enabledBackends, PG_TEST_URL, POSTGRES_BACKEND, type BackendHandle } from './support/backends.js';
-import { countingSends } from './support/pg-sends.js';
-import { TOKEN_LIST, TOKENS } from './support/server.js';
+import { enabledBackends, POSTGRES_BACKEND, type BackendHandle } from './support/backends.js';
+import { countingSends, schemaClient, startPostgresServer, stopPostgresServer, type PostgresServer } from './support/postgres-server.js';
+import { TOKENS } from './support/server.js';
 
 const postgres = (await enabledBackends()).includes(POSTGRES_BACKEND);
 
@@ -59,25 +58,18 @@ describe.runIf(postgres)('a request-order batch on PostgreSQL reads its records 
     return new Map(r.rows.map((row) => [row.id, row.data]));
   };
 
+  let fixture: PostgresServer | undefined;
   beforeAll(async () => {
-    handle = await POSTGRES_BACKEND.open();
-    const store = handle.store;
-    const getRecords = store.getRecords.bind(store);
-    store.getRecords = (keys) => {
-      readAheads.push(keys);
-      return getRecords(keys);
-    };
-    const config: Config = { ...DEFAULTS, port: 0, tokens: TOKEN_LIST, logLevel: 'silent' };
-    server = await startServer(config, { store });
-    admin = new pg.Client({ connectionString: PG_TEST_URL });
-    await admin.connect();
-    await admin.query(`SET search_path TO "${handle.location}"`);
+    fixture = await startPostgresServer((store) => {
+      const getRecords = store.getRecords.bind(store);
+      store.getRecords = (keys) => {
+        readAheads.push(keys);
+        return getRecords(keys);
+      };
+    });
+    ({ handle, server, admin } = fixture);
   });
-  afterAll(async () => {
-    await admin?.end();
-    await server?.close();
-    await handle?.cleanup();
-  });
+  afterAll(() => stopPostgresServer(fixture));
 
   it('100 If-Match PUTs of different records: all written, with one read of them all instead of one per PUT', async () => {
     const etags = await seed('puts', 100);
@@ -141,10 +133,8 @@ describe.runIf(postgres)('a request-order batch on PostgreSQL reads its records 
 
   it('a record another client changes after the read-ahead is written only against what that client left', async () => {
     const etags = await seed('raced', 2);
-    const other = new pg.Client({ connectionString: PG_TEST_URL });
-    await other.connect();
+    const other = await schemaClient(handle.location);
     try {
-      await other.query(`SET search_path TO "${handle.location}"`);
       await other.query('BEGIN');
       await other.query(`UPDATE records SET data = '{"n":"other"}'::jsonb, etag = 'other' WHERE collection = 'raced' AND id = 'r0'`);
       // The batch reads r0 ahead as committed (n 0, its first ETag) while the other client holds it.

@@ -8,11 +8,10 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULTS, type Config } from '../src/config.js';
-import { startServer, type RunningServer } from '../src/server.js';
-import { enabledBackends, PG_TEST_URL, POSTGRES_BACKEND, type BackendHandle } from './support/backends.js';
-import { countingSends as countSends } from './support/pg-sends.js';
-import { TOKEN_LIST, TOKENS } from './support/server.js';
+import type { RunningServer } from '../src/server.js';
+import { enabledBackends, POSTGRES_BACKEND, type BackendHandle } from './support/backends.js';
+import { countingSends as countSends, schemaClient, startPostgresServer, stopPostgresServer, type PostgresServer } from './support/postgres-server.js';
+import { TOKENS } from './support/server.js';
 
 const postgres = (await enabledBackends()).includes(POSTGRES_BACKEND);
 
@@ -55,19 +54,12 @@ describe.runIf(postgres)('independent writes of an OData JSON batch on PostgreSQ
   /** Counts what the server sends to PostgreSQL while `fn` runs (the admin client excluded). */
   const countingSends = <T>(fn: () => Promise<T>) => countSends(admin, fn);
 
+  let fixture: PostgresServer | undefined;
   beforeAll(async () => {
-    handle = await POSTGRES_BACKEND.open();
-    const config: Config = { ...DEFAULTS, port: 0, tokens: TOKEN_LIST, logLevel: 'silent' };
-    server = await startServer(config, { store: handle.store });
-    admin = new pg.Client({ connectionString: PG_TEST_URL });
-    await admin.connect();
-    await admin.query(`SET search_path TO "${handle.location}"`);
+    fixture = await startPostgresServer();
+    ({ handle, server, admin } = fixture);
   });
-  afterAll(async () => {
-    await admin?.end();
-    await server?.close();
-    await handle?.cleanup();
-  });
+  afterAll(() => stopPostgresServer(fixture));
 
   it('100 PATCHes of different records: all written, in far fewer round trips than one per statement', async () => {
     const ids = await seed('many', 100);
@@ -104,10 +96,8 @@ describe.runIf(postgres)('independent writes of an OData JSON batch on PostgreSQ
 
   it('a record locked by another connection delays only its own PATCH, which still succeeds', async () => {
     const ids = await seed('locked', 30);
-    const holder = new pg.Client({ connectionString: PG_TEST_URL });
-    await holder.connect();
+    const holder = await schemaClient(handle.location);
     try {
-      await holder.query(`SET search_path TO "${handle.location}"`);
       await holder.query('BEGIN');
       await holder.query(`SELECT 1 FROM records WHERE collection = 'locked' AND id = 'r7' FOR UPDATE`);
       const release = new Promise<void>((resolve) => setTimeout(() => void holder.query('COMMIT').then(() => resolve()), 300));

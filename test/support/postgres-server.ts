@@ -1,0 +1,66 @@
+import pg from 'pg';
+import { DEFAULTS, type Config } from '../../src/config.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+import type { Store } from '../../src/store/types.js';
+import { PG_TEST_URL, POSTGRES_BACKEND, type BackendHandle } from './backends.js';
+import { TOKEN_LIST } from './server.js';
+
+/** A server on a PostgreSQL schema of its own, and the test's own client on that schema (to read what the server wrote). */
+export interface PostgresServer {
+  handle: BackendHandle;
+  server: RunningServer;
+  admin: pg.Client;
+}
+
+/** Starts the server on a fresh schema; `watch` may wrap store methods first. */
+export async function startPostgresServer(watch?: (store: Store) => void): Promise<PostgresServer> {
+  const handle = await POSTGRES_BACKEND.open();
+  let server: RunningServer | undefined;
+  try {
+    watch?.(handle.store);
+    const config: Config = { ...DEFAULTS, port: 0, tokens: TOKEN_LIST, logLevel: 'silent' };
+    server = await startServer(config, { store: handle.store });
+    return { handle, server, admin: await schemaClient(handle.location) };
+  } catch (err) {
+    await server?.close();
+    await handle.cleanup();
+    throw err;
+  }
+}
+
+/** A client of the test's own, connected with `location` (a test's schema) as its search path. */
+export async function schemaClient(location: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: PG_TEST_URL });
+  await client.connect();
+  try {
+    await client.query(`SET search_path TO "${location}"`);
+  } catch (err) {
+    await client.end();
+    throw err;
+  }
+  return client;
+}
+
+export async function stopPostgresServer(s: PostgresServer | undefined): Promise<void> {
+  await s?.admin.end();
+  await s?.server.close();
+  await s?.handle.cleanup();
+}
+
+/**
+ * Counts the queries `pg` clients send while `fn` runs (a server's round
+ * trips to PostgreSQL), those of `except` (a test's own client) left out.
+ */
+export async function countingSends<T>(except: pg.Client | undefined, fn: () => Promise<T>): Promise<{ result: T; sends: number }> {
+  const original = pg.Client.prototype.query;
+  let sends = 0;
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    if (this !== except) sends++;
+    return (original as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof original;
+  try {
+    return { result: await fn(), sends };
+  } finally {
+    pg.Client.prototype.query = original;
+  }
+}
