@@ -60,12 +60,14 @@ describe.runIf(postgres)('a request-order batch on PostgreSQL reads its records 
 
   let fixture: PostgresServer | undefined;
   beforeAll(async () => {
-    fixture = await startPostgresServer((store) => {
-      const getRecords = store.getRecords.bind(store);
-      store.getRecords = (keys) => {
-        readAheads.push(keys);
-        return getRecords(keys);
-      };
+    fixture = await startPostgresServer({
+      watch: (store) => {
+        const getRecords = store.getRecords.bind(store);
+        store.getRecords = (keys) => {
+          readAheads.push(keys);
+          return getRecords(keys);
+        };
+      },
     });
     ({ handle, server, admin } = fixture);
   });

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { DEFAULTS, type Config } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
+import type { PostgresStoreOptions } from '../../src/store/postgres/postgres-store.js';
 import type { Store } from '../../src/store/types.js';
 import { PG_TEST_URL, POSTGRES_BACKEND, type BackendHandle } from './backends.js';
 import { TOKEN_LIST } from './server.js';
@@ -12,12 +13,19 @@ export interface PostgresServer {
   admin: pg.Client;
 }
 
-/** Starts the server on a fresh schema; `watch` may wrap store methods first. */
-export async function startPostgresServer(watch?: (store: Store) => void): Promise<PostgresServer> {
-  const handle = await POSTGRES_BACKEND.open();
+export interface PostgresServerOptions {
+  /** Called with the store before the server starts (to wrap its methods). */
+  watch?: (store: Store) => void;
+  /** Store options over the defaults (`PostgresStore.open`). */
+  store?: Partial<Omit<PostgresStoreOptions, 'url' | 'schema'>>;
+}
+
+/** Starts the server, with the default configuration, on a fresh schema. */
+export async function startPostgresServer(options: PostgresServerOptions = {}): Promise<PostgresServer> {
+  const handle = await POSTGRES_BACKEND.open({ postgres: options.store });
   let server: RunningServer | undefined;
   try {
-    watch?.(handle.store);
+    options.watch?.(handle.store);
     const config: Config = { ...DEFAULTS, port: 0, tokens: TOKEN_LIST, logLevel: 'silent' };
     server = await startServer(config, { store: handle.store });
     return { handle, server, admin: await schemaClient(handle.location) };

@@ -15,8 +15,12 @@ export interface BatchTransactionHost {
   within<T>(ctx: TxContext, fn: () => Promise<T>): Promise<T>;
   /** One statement on the transaction's client, even after a conflict aborted it (ROLLBACK TO); `ctx.deferred` goes first. */
   control(ctx: TxContext, sql: string): Promise<void>;
-  /** Writes the creates kept back so far (so that a savepoint covers them). */
-  flush(ctx: TxContext): Promise<void>;
+  /**
+   * After an operation that succeeded: the creates it kept back join the
+   * deferred statements, inside its savepoint, to go out with the next
+   * statement or the COMMIT; those that cannot ride are written now.
+   */
+  settle(ctx: TxContext): Promise<void>;
   /** COMMIT (after the counters) or ROLLBACK, and gives the client back. */
   end(ctx: TxContext, commit: boolean): Promise<void>;
 }
@@ -64,18 +68,22 @@ export class PostgresBatchCommit implements BatchCommit {
       if (!ctx) ctx = await this.begin(attempt === 1 ? LOCK_WAIT_MS : undefined); // with the first savepoint
       // The last operation's savepoint is released with this one's SAVEPOINT (or by the COMMIT), and
       // both go out with this operation's first statement: it costs no round trip of its own. While
-      // BEGIN has not gone out yet, the first savepoint waits with it.
+      // BEGIN has not gone out yet, the first savepoint waits with it. The creates of the operations
+      // before, kept back (settle), stay ahead of this savepoint: its rollback must not take them.
+      else if (ctx.writes) ctx.deferred = `${ctx.deferred}; RELEASE SAVEPOINT ${SAVEPOINT}; SAVEPOINT ${SAVEPOINT}`;
       else if (!ctx.opening) ctx.deferred = `RELEASE SAVEPOINT ${SAVEPOINT}; SAVEPOINT ${SAVEPOINT}`;
       const usage = copyUsage(ctx.usage);
       let failure: { err: unknown } | undefined;
       try {
         result = await this.host.within(ctx, fn);
-        if (ctx.conflict === undefined) await this.host.flush(ctx);
       } catch (err) {
         failure = { err };
       }
+      // Creates of earlier operations, already answered, failed to go out with this one's statement.
+      if (ctx.lostWrites !== undefined) throw ctx.lostWrites;
       const conflicted = ctx.conflict !== undefined;
-      if (failure || conflicted || undo(result!)) {
+      const kept = failure === undefined && !conflicted && !undo(result!);
+      if (!kept) {
         // Still deferred: the operation sent no statement, so there is nothing to roll back. The
         // savepoint stays established after ROLLBACK TO: the next operation's statement releases it.
         if (ctx.deferred === undefined) await this.host.control(ctx, `ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
@@ -84,6 +92,7 @@ export class PostgresBatchCommit implements BatchCommit {
         ctx.conflict = undefined;
       }
       if (failure) throw failure.err;
+      if (kept) await this.host.settle(ctx);
       if (conflicted && attempt < MAX_CONFLICT_ATTEMPTS) {
         // The locks that closed the cycle may be held by this batch's earlier operations:
         // commit them (each stands alone anyway), then run this one again in a new transaction.

@@ -9,7 +9,7 @@
  * needs no BEGIN or COMMIT.
  */
 import pg from 'pg';
-import type { Client } from './transaction.js';
+import { isTransactionConflict, type Client } from './transaction.js';
 
 /** Where the deferred statements wait: the transaction's context. */
 export interface DeferredHolder {
@@ -17,6 +17,14 @@ export interface DeferredHolder {
   deferred?: string;
   /** The deferred statements open the transaction (BEGIN): until they are sent there is none to end. */
   opening?: boolean;
+  /**
+   * The deferred statements carry writes of operations that already have
+   * their answer (a batch commit's creates): they must go out, with the
+   * COMMIT at the latest, and are never dropped with the savepoint controls.
+   */
+  writes?: boolean;
+  /** Set when deferred writes failed to go through: the operations that made them answered success, so the batch must fail. */
+  lostWrites?: unknown;
 }
 
 type Scalar = string | number | boolean | null;
@@ -55,14 +63,23 @@ export function deferringClient(client: Client, holder: DeferredHolder): Client 
   const query = async (config: unknown, values?: unknown): Promise<unknown> => {
     const deferred = holder.deferred;
     if (deferred === undefined) return send(config, values);
+    const writes = holder.writes === true;
     holder.deferred = undefined;
+    holder.writes = false;
     holder.opening = false; // from here on the transaction may exist, even if this send fails
     const combined = combine(deferred, config, values);
-    if (combined !== undefined) {
-      const results = (await send(combined)) as pg.QueryResult[];
-      return results[results.length - 1];
+    try {
+      if (combined !== undefined) {
+        const results = (await send(combined)) as pg.QueryResult[];
+        return results[results.length - 1];
+      }
+      await send(deferred);
+    } catch (err) {
+      // A conflict is this statement's own (lock waits, deadlocks): a create of a fresh id takes no lock
+      // another transaction holds. Any other failure may be a deferred write's.
+      if (writes && !isTransactionConflict(err)) holder.lostWrites ??= err;
+      throw err;
     }
-    await send(deferred);
     return send(config, values);
   };
   return { query } as unknown as Client;

@@ -66,7 +66,7 @@ import {
   type TokenRow,
 } from './token-statements.js';
 import { isConnectionError } from './connection-errors.js';
-import { deferringClient } from './deferred-statements.js';
+import { deferringClient, inlineStatement } from './deferred-statements.js';
 import type { BatchCommit, CommitRecorder } from '../../engine/types.js';
 import type { IdempotencyKeyStore } from '../idempotency-types.js';
 import type { RateBucketStore } from '../rate-bucket-types.js';
@@ -150,6 +150,9 @@ interface RecordRow {
 
 /** The savepoint around one store call of several statements in a shared transaction. */
 const CALL_SAVEPOINT = 'omnibus_call';
+
+/** SQL text (in characters) of kept-back creates waiting at once; past it a create is written at once, as a larger record is. */
+const DEFERRED_WRITES_MAX = 1024 * 1024;
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
 
 export class PostgresStore implements Store {
@@ -281,16 +284,31 @@ export class PostgresStore implements Store {
         release();
       }
     },
-    flush: (ctx) => this.inTx(ctx, async () => undefined),
+    settle: async (ctx) => {
+      if (ctx.pending.length === 0) return;
+      const release = await ctx.lock.acquire();
+      let kept: boolean;
+      try {
+        kept = this.keepBack(ctx);
+      } finally {
+        release();
+      }
+      if (!kept) await this.inTx(ctx, async () => undefined); // written now, inside the operation's savepoint
+    },
     end: async (ctx, commit) => {
-      if (ctx.opening && (!commit || ctx.pending.length === 0)) {
+      if (ctx.opening && (!commit || (ctx.pending.length === 0 && !ctx.writes))) {
         // BEGIN never went out (no operation sent a statement, no create is kept back): nothing to end.
         ctx.finished = true;
         ctx.deferred = undefined;
+        ctx.writes = false;
         this.releaseBatchClient(ctx, undefined);
         return;
       }
-      if (!ctx.opening) ctx.deferred = undefined; // COMMIT releases the last savepoint, ROLLBACK drops it
+      // COMMIT releases the last savepoint, ROLLBACK drops it; creates kept back go out with the COMMIT.
+      if (!ctx.opening && !(commit && ctx.writes)) {
+        ctx.deferred = undefined;
+        ctx.writes = false;
+      }
       let broken: Error | undefined;
       try {
         if (commit) {
@@ -528,6 +546,25 @@ export class PostgresStore implements Store {
       usage.locked = Number(r.rows[0]!.objects);
     }
     return usage.locked + usage.delta < maxObjects;
+  }
+
+  /**
+   * A batch commit's operation created records and succeeded: their INSERTs
+   * join the deferred statements (deferred-statements.ts), inside the
+   * operation's savepoint, so a run of creates costs no round trip until the
+   * next statement or the COMMIT, all in one query. Only rows whose values
+   * can be written as literals, and only up to DEFERRED_WRITES_MAX bytes of
+   * SQL waiting at once; false leaves the rows to be written now.
+   */
+  private keepBack(ctx: TxContext): boolean {
+    const inserts = ctx.pending.map((r) => inlineStatement(INSERT_ONE_SQL, recordValues(r)));
+    if (!inserts.every((sql): sql is string => sql !== undefined)) return false;
+    const waiting = (ctx.deferred?.length ?? 0) + inserts.reduce((n, sql) => n + sql.length + 2, 0);
+    if (waiting > DEFERRED_WRITES_MAX) return false;
+    ctx.deferred = ctx.deferred === undefined ? inserts.join('; ') : `${ctx.deferred}; ${inserts.join('; ')}`;
+    ctx.writes = true;
+    ctx.pending = [];
+    return true;
   }
 
   /** Writes deferred creates in one statement. Call holding `ctx.lock`. */
