@@ -9,41 +9,24 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enabledBackends, POSTGRES_BACKEND } from './support/backends.js';
-import { countingSends, startPostgresServer, stopPostgresServer, type PostgresServer } from './support/postgres-server.js';
-import { TOKENS } from './support/server.js';
+import {
+  countingSends,
+  opsBatch,
+  sendOpsBatch,
+  startPostgresServer,
+  stopPostgresServer,
+  type OpsOperation,
+  type PostgresServer,
+} from './support/postgres-server.js';
 
 const postgres = (await enabledBackends()).includes(POSTGRES_BACKEND);
-
-interface Answer {
-  status: number;
-  headers: Record<string, string>;
-  body?: any;
-}
-
-interface Op {
-  method: string;
-  path: string;
-  headers?: Record<string, string>;
-  body?: unknown;
-}
 
 describe.runIf(postgres)('creates in a batch on PostgreSQL', () => {
   let fixture: PostgresServer | undefined;
   let admin: pg.Client;
 
-  const send = async (requests: Op[]): Promise<{ status: number; text: string }> => {
-    const res = await fetch(`${fixture!.server.url}/batch`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${TOKENS.acme}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ requests }),
-    });
-    return { status: res.status, text: await res.text() };
-  };
-  const batch = async (requests: Op[]): Promise<Answer[]> => {
-    const r = await send(requests);
-    expect(r.status, r.text.slice(0, 300)).toBe(200);
-    return (JSON.parse(r.text) as { responses: Answer[] }).responses;
-  };
+  const send = (requests: OpsOperation[]) => sendOpsBatch(fixture!.server, requests);
+  const batch = (requests: OpsOperation[]) => opsBatch(fixture!.server, requests);
   const stored = async (collection: string): Promise<unknown[]> =>
     (await admin.query<{ data: unknown }>('SELECT data FROM records WHERE collection = $1 ORDER BY seq', [collection])).rows.map((r) => r.data);
 

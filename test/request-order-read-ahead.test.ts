@@ -11,23 +11,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../src/server.js';
 import type { RecordKey } from '../src/store/types.js';
 import { enabledBackends, POSTGRES_BACKEND, type BackendHandle } from './support/backends.js';
-import { countingSends, schemaClient, startPostgresServer, stopPostgresServer, type PostgresServer } from './support/postgres-server.js';
-import { TOKENS } from './support/server.js';
+import {
+  countingSends,
+  opsBatch,
+  schemaClient,
+  startPostgresServer,
+  stopPostgresServer,
+  type OpsOperation,
+  type PostgresServer,
+} from './support/postgres-server.js';
 
 const postgres = (await enabledBackends()).includes(POSTGRES_BACKEND);
-
-interface Answer {
-  status: number;
-  headers: Record<string, string>;
-  body?: any;
-}
-
-interface Op {
-  method: string;
-  path: string;
-  headers?: Record<string, string>;
-  body?: unknown;
-}
 
 describe.runIf(postgres)('a request-order batch on PostgreSQL reads its records ahead', () => {
   let handle: BackendHandle;
@@ -36,16 +30,7 @@ describe.runIf(postgres)('a request-order batch on PostgreSQL reads its records 
   /** The keys of each `getRecords` call the store received (the read-ahead's one query). */
   const readAheads: RecordKey[][] = [];
 
-  const batch = async (requests: Op[]): Promise<Answer[]> => {
-    const res = await fetch(`${server.url}/batch`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${TOKENS.acme}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ requests }),
-    });
-    const text = await res.text();
-    expect(res.status, text.slice(0, 300)).toBe(200);
-    return (JSON.parse(text) as { responses: Answer[] }).responses;
-  };
+  const batch = (requests: OpsOperation[]) => opsBatch(server, requests);
   /** `n` records `r0…` with `{ n: 0 }`; their ETags by id. */
   const seed = async (collection: string, n: number): Promise<Map<string, string>> => {
     const ids = Array.from({ length: n }, (_, i) => `r${i}`);

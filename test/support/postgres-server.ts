@@ -1,10 +1,11 @@
 import pg from 'pg';
+import { expect } from 'vitest';
 import { DEFAULTS, type Config } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import type { PostgresStoreOptions } from '../../src/store/postgres/postgres-store.js';
 import type { Store } from '../../src/store/types.js';
 import { PG_TEST_URL, POSTGRES_BACKEND, type BackendHandle } from './backends.js';
-import { TOKEN_LIST } from './server.js';
+import { TOKEN_LIST, TOKENS } from './server.js';
 
 /** A server on a PostgreSQL schema of its own, and the test's own client on that schema (to read what the server wrote). */
 export interface PostgresServer {
@@ -71,4 +72,36 @@ export async function countingSends<T>(except: pg.Client | undefined, fn: () => 
   } finally {
     pg.Client.prototype.query = original;
   }
+}
+
+/** One operation of an `ops` batch (`POST /batch`). */
+export interface OpsOperation {
+  method: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: unknown;
+}
+
+/** One operation's answer in an `ops` batch. */
+export interface OpsAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body?: any;
+}
+
+/** Sends an `ops` batch as the acme tenant: its HTTP status and body text. */
+export async function sendOpsBatch(server: RunningServer, requests: OpsOperation[]): Promise<{ status: number; text: string }> {
+  const res = await fetch(`${server.url}/batch`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKENS.acme}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ requests }),
+  });
+  return { status: res.status, text: await res.text() };
+}
+
+/** Sends an `ops` batch that must answer 200: the operations' answers. */
+export async function opsBatch(server: RunningServer, requests: OpsOperation[]): Promise<OpsAnswer[]> {
+  const r = await sendOpsBatch(server, requests);
+  expect(r.status, r.text.slice(0, 300)).toBe(200);
+  return (JSON.parse(r.text) as { responses: OpsAnswer[] }).responses;
 }
