@@ -136,13 +136,10 @@ function snapshotRun(units: Unit[], u: number, ctx: ExecutionContext): PreparedO
 }
 
 function inSnapshot(p: PreparedOperation, principal: Principal, readAhead: ReadAhead): boolean {
-  if (isReadAheadable(p)) return true;
-  return readAhead.fetchesForWrite !== undefined && p.target.token === undefined && p.resolvePath === undefined && !p.op.references && readAhead.fetchesForWrite(apiRequest(p, principal));
-}
-
-export function isReadAheadable(p: PreparedOperation): boolean {
-  // A path reference names its record only once resolved.
-  return (p.op.method === 'GET' || p.op.method === 'HEAD') && p.target.token === undefined && p.resolvePath === undefined;
+  // A path reference names its record only once resolved; a token of its own reads as another principal.
+  if (p.target.token !== undefined || p.resolvePath !== undefined) return false;
+  if (!isWrite(p)) return true;
+  return !p.op.references && readAhead.fetchesForWrite?.(apiRequest(p, principal)) === true;
 }
 
 function lastIndex(unit: Unit): number {
